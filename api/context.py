@@ -1,0 +1,33 @@
+"""What the REST layer needs from the rest of the server, handed in by the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+
+from auth.accounts import Accounts
+from store.database import Database
+from store.messages import MessageStore
+from store.sessions import SessionStore
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    """The services behind the endpoints; one per running app."""
+
+    database: Database
+    accounts: Accounts
+    sessions: SessionStore
+    messages: MessageStore
+    readiness_checks: dict[str, ReadinessCheck]
+
+
+def api_context(connection: HTTPConnection) -> ApiContext:
+    """The context of the app serving this request or WebSocket."""
+    context = connection.app.state.api
+    assert isinstance(context, ApiContext)
+    return context

@@ -1,0 +1,71 @@
+"""Who is calling: the access token is read once per request, by a middleware."""
+
+from __future__ import annotations
+
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import ApiError
+from auth.errors import TokenError, TokenExpiredError
+from auth.roles import Principal
+from auth.tokens import TokenSigner
+
+_MISSING = "missing"
+
+
+class IdentityMiddleware:
+    """Puts the caller's `Principal` (or why there is none) into the request state.
+
+    The token comes from `Authorization: Bearer …`, or, for WebSockets only (browsers
+    cannot set their headers), from the `token` query parameter.
+    """
+
+    def __init__(self, app: ASGIApp, signer: TokenSigner) -> None:
+        self.app = app
+        self.signer = signer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            state = scope.setdefault("state", {})
+            token = bearer_token(HTTPConnection(scope))
+            if token is None:
+                state["principal"], state["auth_problem"] = None, _MISSING
+            else:
+                try:
+                    state["principal"], state["auth_problem"] = self.signer.read_access(token), None
+                except TokenError as error:
+                    state["principal"], state["auth_problem"] = None, error
+        await self.app(scope, receive, send)
+
+
+def bearer_token(connection: HTTPConnection) -> str | None:
+    """The access token the client sent, if any."""
+    header = connection.headers.get("authorization", "")
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    if connection.scope["type"] == "websocket":
+        return connection.query_params.get("token") or None
+    return None
+
+
+def optional_principal(connection: HTTPConnection) -> Principal | None:
+    """The caller, if a valid token came with the request."""
+    principal = getattr(connection.state, "principal", None)
+    return principal if isinstance(principal, Principal) else None
+
+
+def require_principal(connection: HTTPConnection) -> Principal:
+    """The caller, or a 401 saying what to do about the token."""
+    principal = optional_principal(connection)
+    if principal is not None:
+        return principal
+    problem = getattr(connection.state, "auth_problem", _MISSING)
+    challenge = {"WWW-Authenticate": "Bearer"}
+    if isinstance(problem, TokenExpiredError):
+        raise ApiError(401, "token_expired", str(problem), headers=challenge)
+    if isinstance(problem, TokenError):
+        raise ApiError(401, "invalid_token", str(problem), headers=challenge)
+    raise ApiError(
+        401, "missing_token", "Sign in first: send Authorization: Bearer <token>", headers=challenge
+    )

@@ -1,0 +1,209 @@
+"""Request and response bodies, camelCase on the wire, as in CONTRACT.md."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+from store.messages import MessageRecord
+from store.sessions import SessionRecord
+from store.users import UserRecord
+
+Vibe = Literal[
+    "The Historian", "The Celebrator", "The Journalist", "The Jester", "The Roast Master"
+]
+Mode = Literal["Auto-Pilot", "Director Mode"]
+DurationMinutes = Literal[5, 20, 60]
+SessionStatus = Literal["created", "live", "processing", "ready", "failed"]
+MessageRole = Literal["user", "ai"]
+Url = Annotated[str, Field(max_length=2048)]
+Metadata = dict[str, Any]
+
+
+def _iso_utc(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+IsoDateTime = Annotated[datetime, PlainSerializer(_iso_utc, return_type=str)]
+
+
+class CamelModel(BaseModel):
+    """camelCase aliases; unknown fields are ignored, as the old backend did."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+# Requests
+
+
+class RegisterRequest(CamelModel):
+    email: EmailStr
+    password: str = Field(min_length=8, max_length=1024)
+    full_name: str | None = Field(default=None, max_length=200)
+
+
+class LoginRequest(CamelModel):
+    email: str = Field(min_length=1, max_length=320)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(CamelModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class LogoutRequest(CamelModel):
+    refresh_token: str | None = Field(default=None, max_length=512)
+
+
+class SessionCreateRequest(CamelModel):
+    vibe: Vibe
+    mode: Mode
+    duration_minutes: DurationMinutes
+    video_url: Url | None = None
+    metadata: Metadata | None = None
+
+
+class SessionUpdateRequest(CamelModel):
+    """Every field optional; a field sent as null is left as it is."""
+
+    vibe: Vibe | None = None
+    mode: Mode | None = None
+    duration_minutes: DurationMinutes | None = None
+    status: SessionStatus | None = None
+    video_url: Url | None = None
+    transcript_url: Url | None = None
+    summary: str | None = Field(default=None, max_length=100_000)
+    metadata: Metadata | None = None
+
+
+class MessageCreateRequest(CamelModel):
+    role: MessageRole
+    text: str = Field(min_length=1, max_length=100_000)
+    relative_offset: int | None = Field(default=None, ge=0)
+    audio_url: Url | None = None
+    metadata: Metadata | None = None
+
+
+class MessageUpdateRequest(CamelModel):
+    """Non-null fields are applied; the others are left as they are."""
+
+    text: str | None = Field(default=None, min_length=1, max_length=100_000)
+    relative_offset: int | None = Field(default=None, ge=0)
+    audio_url: Url | None = None
+    metadata: Metadata | None = None
+
+
+# Responses
+
+
+class UserOut(CamelModel):
+    id: uuid.UUID
+    email: str
+    full_name: str | None
+    avatar_url: str | None
+    subscription_tier: str
+    role: str
+    email_verified: bool
+    created_at: IsoDateTime
+
+    @classmethod
+    def of(cls, record: UserRecord) -> UserOut:
+        return cls(
+            id=record.id,
+            email=record.email,
+            full_name=record.full_name,
+            avatar_url=record.avatar_url,
+            subscription_tier=record.subscription_tier,
+            role=record.role,
+            email_verified=record.email_verified,
+            created_at=record.created_at,
+        )
+
+
+class AuthResponseOut(CamelModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"
+    expires_in: int
+    user: UserOut
+
+
+class SessionOut(CamelModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    vibe: str
+    mode: str
+    duration_minutes: int
+    duration: int
+    status: str
+    video_url: str | None
+    transcript_url: str | None
+    summary: str | None
+    summary_generated_at: IsoDateTime | None
+    metadata: Metadata
+    created_at: IsoDateTime
+    updated_at: IsoDateTime
+
+    @classmethod
+    def of(cls, record: SessionRecord) -> SessionOut:
+        return cls(
+            id=record.id,
+            user_id=record.user_id,
+            vibe=record.vibe,
+            mode=record.mode,
+            duration_minutes=record.duration_minutes,
+            duration=record.duration_minutes,
+            status=record.status,
+            video_url=record.video_url,
+            transcript_url=record.transcript_url,
+            summary=record.summary,
+            summary_generated_at=record.summary_generated_at,
+            metadata=record.metadata,
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
+
+
+class MessageOut(CamelModel):
+    id: uuid.UUID
+    session_id: uuid.UUID
+    role: str
+    text: str
+    timestamp: int = Field(description="When the message was stored, in ms since the epoch")
+    relative_offset: int | None = Field(
+        description="ms from the start of the interview's recording"
+    )
+    audio_url: str | None
+    metadata: Metadata
+
+    @classmethod
+    def of(cls, record: MessageRecord) -> MessageOut:
+        return cls(
+            id=record.id,
+            session_id=record.session_id,
+            role=record.role,
+            text=record.text,
+            timestamp=int(record.created_at.timestamp() * 1000),
+            relative_offset=record.relative_offset_ms,
+            audio_url=record.audio_url,
+            metadata=record.metadata,
+        )
+
+
+class MessageResponseOut(CamelModel):
+    message: str
+
+
+class ErrorOut(CamelModel):
+    error: str
+    code: str
+    field: str | None = None
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    """The wire form of a response model."""
+    return model.model_dump(mode="json", by_alias=True)

@@ -1,0 +1,92 @@
+"""The server's settings, from environment variables (or `.env`), with embedded defaults.
+
+Every default is chosen so that `monumento serve` runs on a fresh machine with no
+services: SQLite under `DATA_DIR`, an in-process bus and rate limiter, local media.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+CommaList = Annotated[list[str], NoDecode]
+
+JWT_SECRET_FILE = "jwt_secret"
+SQLITE_FILE = "monumento.db"
+
+
+class Settings(BaseSettings):
+    """All settings; field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    redis_key_prefix: str = "monumento"
+    migrate_on_start: bool = True
+
+    jwt_secret: SecretStr | None = Field(default=None, min_length=32)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_ttl_seconds: int = Field(default=900, ge=30)
+    refresh_token_ttl_days: int = Field(default=30, ge=1)
+    email_verification_ttl_hours: int = Field(default=48, ge=1)
+    password_hash_time_cost: int = Field(default=3, ge=1)
+    password_hash_memory_kib: int = Field(default=65536, ge=8)
+
+    public_base_url: str = "http://localhost:8080"
+    email_sender: Literal["console", "sendgrid"] = "console"
+    email_from: str = "Monumento <no-reply@monumento.local>"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+
+    cors_origins: CommaList = ["http://localhost:3000", "http://localhost:3001"]
+    rate_limit_per_minute: int = Field(default=100, ge=1)
+    trust_forwarded_for: bool = False
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The SQLAlchemy URL with its async driver, SQLite under `data_dir` by default."""
+        url = self.database_url or f"sqlite:///{self.data_dir.resolve() / SQLITE_FILE}"
+        for prefix, driver in (
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgres://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if url.startswith(prefix):
+                return driver + url[len(prefix) :]
+        return url
+
+    def resolved_jwt_secret(self) -> str:
+        """`JWT_SECRET`, or a key generated once and kept in `DATA_DIR` across restarts."""
+        if self.jwt_secret is not None:
+            return self.jwt_secret.get_secret_value()
+        path = self.data_dir / JWT_SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                with path.open("x", encoding="ascii") as handle:
+                    path.chmod(0o600)
+                    handle.write(secrets.token_urlsafe(48))
+            except FileExistsError:
+                pass  # another process created it first: use theirs
+        return path.read_text(encoding="ascii").strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with explicit overrides (tests, CLI flags)."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Monumento's composition root: builds the app from the packages and runs it."""

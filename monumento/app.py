@@ -1,0 +1,124 @@
+"""Builds the ASGI app: settings → stores → services → routes and middleware."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+import httpx
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.routing import BaseRoute, Mount
+
+from api import auth_routes, health_routes, message_routes, openapi, session_routes
+from api.context import ApiContext, ReadinessCheck
+from api.errors import EXCEPTION_HANDLERS
+from api.identity import IdentityMiddleware
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RateLimitMiddleware, RedisRateLimiter
+from api.request_id import REQUEST_ID_HEADER, RequestIdMiddleware
+from auth.accounts import Accounts
+from auth.mail import EmailSender, build_email_sender
+from auth.passwords import Passwords
+from auth.tokens import TokenSigner
+from config import Settings
+from store.database import Database
+from store.messages import MessageStore
+from store.refresh_tokens import RefreshTokenStore
+from store.sessions import SessionStore
+from store.users import UserStore
+
+API_PREFIX = "/api/v1"
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", f"{API_PREFIX}/openapi.json"})
+
+
+def open_database(settings: Settings) -> Database:
+    """The configured database; `DATA_DIR` is created first, since SQLite lives in it."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Database(settings.resolved_database_url)
+
+
+def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Starlette:
+    """The whole server as one ASGI app; resources open and close with its lifespan."""
+    database = open_database(settings)
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    http = httpx.AsyncClient(base_url=settings.sendgrid_base_url, timeout=10.0)
+    signer = TokenSigner(
+        settings.resolved_jwt_secret(),
+        algorithm=settings.jwt_algorithm,
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+    accounts = Accounts(
+        users=UserStore(database),
+        refresh_tokens=RefreshTokenStore(database),
+        passwords=Passwords(
+            time_cost=settings.password_hash_time_cost,
+            memory_kib=settings.password_hash_memory_kib,
+        ),
+        signer=signer,
+        mailer=mailer or build_email_sender(settings, http),
+        refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
+        verification_ttl=timedelta(hours=settings.email_verification_ttl_hours),
+        public_base_url=settings.public_base_url,
+    )
+    readiness: dict[str, ReadinessCheck] = {"database": database.ping}
+    limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
+    if redis is not None:
+        readiness["redis"] = _pinger(redis)
+        limiter = RedisRateLimiter(
+            redis, settings.rate_limit_per_minute, prefix=settings.redis_key_prefix
+        )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await database.migrate()
+        try:
+            yield
+        finally:
+            await http.aclose()
+            if redis is not None:
+                await redis.aclose()
+            await database.close()
+
+    api_routes: list[BaseRoute] = [
+        *auth_routes.routes,
+        *session_routes.routes,
+        *message_routes.routes,
+        *openapi.routes,
+    ]
+    app = Starlette(
+        routes=[*health_routes.routes, Mount(API_PREFIX, routes=api_routes)],
+        middleware=[
+            Middleware(RequestIdMiddleware),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", REQUEST_ID_HEADER],
+                expose_headers=["Retry-After", REQUEST_ID_HEADER],
+                max_age=600,
+            ),
+            Middleware(IdentityMiddleware, signer=signer),
+            Middleware(RateLimitMiddleware, limiter=limiter, exempt=UNLIMITED_PATHS),
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        lifespan=lifespan,
+    )
+    app.state.api = ApiContext(
+        database=database,
+        accounts=accounts,
+        sessions=SessionStore(database),
+        messages=MessageStore(database),
+        readiness_checks=readiness,
+    )
+    return app
+
+
+def _pinger(redis: Redis) -> ReadinessCheck:
+    async def ping() -> None:
+        await redis.ping()
+
+    return ping

@@ -1,0 +1,100 @@
+"""The `monumento` command: `serve`, `migrate` and `users set-role`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+import uvicorn
+
+from auth.roles import Role
+from config import Settings, load_settings
+from monumento.app import create_app, open_database
+from monumento.logs import configure_logging
+from store.users import UserStore
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = _parser().parse_args(argv)
+    settings = load_settings()
+    configure_logging(settings.log_level, as_json=settings.log_json)
+    return int(args.run(args, settings) or 0)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="monumento", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the server (migrates the database first)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8080, help="port to listen on")
+    serve.add_argument("--no-migrate", action="store_true", help="do not migrate on start")
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default="127.0.0.1",
+        help="proxies whose X-Forwarded-For is trusted (comma-separated, or *)",
+    )
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending database migrations")
+    migrate.set_defaults(run=_migrate)
+
+    users = commands.add_parser("users", help="manage accounts")
+    user_commands = users.add_subparsers(required=True, metavar="ACTION")
+    set_role = user_commands.add_parser("set-role", help="give an account a role")
+    set_role.add_argument("email")
+    set_role.add_argument("role", choices=[role.value for role in Role])
+    set_role.set_defaults(run=_set_role)
+    return parser
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    if args.no_migrate:
+        settings = settings.model_copy(update={"migrate_on_start": False})
+    config = uvicorn.Config(
+        create_app(settings),
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        lifespan="on",
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> None:
+        database = open_database(settings)
+        try:
+            await database.migrate()
+        finally:
+            await database.close()
+
+    asyncio.run(run())
+    print("database is up to date")
+    return 0
+
+
+def _set_role(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> bool:
+        database = open_database(settings)
+        try:
+            return await UserStore(database).set_role(args.email.strip().lower(), args.role)
+        finally:
+            await database.close()
+
+    if not asyncio.run(run()):
+        print(f"no account with the email {args.email}", file=sys.stderr)
+        return 1
+    print(f"{args.email} is now {args.role}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,157 @@
+"""Interview sessions: what the guest asked for (vibe, mode, duration) and where it stands."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+
+from store.database import Database
+from store.schema import sessions
+from store.types import utc_now
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """One row of `sessions`."""
+
+    id: uuid.UUID
+    user_id: uuid.UUID
+    vibe: str
+    mode: str
+    duration_minutes: int
+    status: str
+    video_url: str | None
+    transcript_url: str | None
+    summary: str | None
+    summary_generated_at: datetime | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+UPDATABLE_COLUMNS = frozenset(
+    {"vibe", "mode", "duration_minutes", "status", "video_url", "transcript_url", "summary"}
+    | {"summary_generated_at", "metadata"}
+)
+
+
+class SessionStore:
+    """Reads and writes `sessions`; every call that a user makes is scoped to its owner."""
+
+    def __init__(self, database: Database) -> None:
+        self._engine = database.engine
+
+    async def create(
+        self,
+        user_id: uuid.UUID,
+        *,
+        vibe: str,
+        mode: str,
+        duration_minutes: int,
+        video_url: str | None,
+        metadata: dict[str, Any],
+    ) -> SessionRecord:
+        """Insert a session in the `created` state."""
+        now = utc_now()
+        statement = (
+            insert(sessions)
+            .values(
+                id=uuid.uuid4(),
+                user_id=user_id,
+                vibe=vibe,
+                mode=mode,
+                duration_minutes=duration_minutes,
+                status="created",
+                video_url=video_url,
+                metadata=metadata,
+                created_at=now,
+                updated_at=now,
+            )
+            .returning(*sessions.c)
+        )
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).one()
+        return SessionRecord(**row._mapping)
+
+    async def get(self, session_id: uuid.UUID) -> SessionRecord | None:
+        """The session, whoever owns it (for role-checked callers)."""
+        async with self._engine.connect() as connection:
+            row = (
+                await connection.execute(select(sessions).where(sessions.c.id == session_id))
+            ).one_or_none()
+        return None if row is None else SessionRecord(**row._mapping)
+
+    async def get_owned(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRecord | None:
+        """The session if this user owns it."""
+        record = await self.get(session_id)
+        return record if record is not None and record.user_id == user_id else None
+
+    async def list_owned(
+        self, user_id: uuid.UUID, *, offset: int, limit: int
+    ) -> tuple[list[SessionRecord], int]:
+        """One page of the user's sessions, newest first, and how many there are in all."""
+        page = (
+            select(sessions)
+            .where(sessions.c.user_id == user_id)
+            .order_by(sessions.c.created_at.desc(), sessions.c.id.desc())
+            .offset(offset)
+            .limit(limit)
+        )
+        count = select(func.count()).select_from(sessions).where(sessions.c.user_id == user_id)
+        async with self._engine.connect() as connection:
+            rows = (await connection.execute(page)).all()
+            total = (await connection.execute(count)).scalar_one()
+        return [SessionRecord(**row._mapping) for row in rows], total
+
+    async def update_owned(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
+    ) -> SessionRecord | None:
+        """Apply column changes to the user's session; None if it is not theirs."""
+        unknown = set(changes) - UPDATABLE_COLUMNS
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        statement = (
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
+            .values(**changes, updated_at=utc_now())
+            .returning(*sessions.c)
+        )
+        async with self._engine.begin() as connection:
+            row = (await connection.execute(statement)).one_or_none()
+        return None if row is None else SessionRecord(**row._mapping)
+
+    async def merge_metadata_owned(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, patch: dict[str, Any]
+    ) -> SessionRecord | None:
+        """Merge `patch` into the metadata at the top level, in one transaction."""
+        async with self._engine.begin() as connection:
+            current = (
+                await connection.execute(
+                    select(sessions.c.metadata)
+                    .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if current is None:
+                return None
+            row = (
+                await connection.execute(
+                    update(sessions)
+                    .where(sessions.c.id == session_id)
+                    .values(metadata={**current, **patch}, updated_at=utc_now())
+                    .returning(*sessions.c)
+                )
+            ).one()
+        return SessionRecord(**row._mapping)
+
+    async def delete_owned(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Delete the user's session and (by cascade) its messages."""
+        statement = delete(sessions).where(
+            sessions.c.id == session_id, sessions.c.user_id == user_id
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).rowcount == 1

@@ -1,0 +1,177 @@
+"""Shared fixtures: a migrated database of each kind, the app, and an HTTP client for it.
+
+Every API test runs twice: on SQLite and on the real PostgreSQL at 127.0.0.1:5432
+(`TEST_POSTGRES_URL`). PostgreSQL missing is an error, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from auth.mail import Email
+from config import Settings
+from monumento.app import create_app
+from store.database import Database
+from store.schema import metadata
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+PASSWORD = "correct horse battery"
+
+
+class RecordingMailer:
+    """Keeps sent emails so tests can follow verification links."""
+
+    def __init__(self) -> None:
+        self.sent: list[Email] = []
+
+    async def send(self, email: Email) -> None:
+        self.sent.append(email)
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for this test run, dropped at the end."""
+    name = f"monumento_test_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    database = Database(Settings(database_url=url).resolved_database_url)
+    await database.migrate()
+    await database.close()
+    yield url
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="session")
+async def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite file that each test copies, so no test pays for migrations."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    database = Database(f"sqlite+aiosqlite:///{path}")
+    await database.migrate()
+    await database.close()
+    return path
+
+
+@pytest.fixture
+async def empty_postgres(postgres_url: str) -> str:
+    """The run's PostgreSQL database with every table emptied."""
+    database = Database(Settings(database_url=postgres_url).resolved_database_url)
+    tables = ", ".join(table.name for table in metadata.sorted_tables)
+    async with database.engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {tables} CASCADE"))
+    await database.close()
+    return postgres_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """An empty, migrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "monumento.db"
+        shutil.copyfile(sqlite_template, path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("empty_postgres")
+    return url
+
+
+def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings for a test: nothing read from the machine's environment or `.env`."""
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "database_url": database_url,
+        "redis_url": None,
+        "jwt_secret": "test-secret-that-is-long-enough-for-every-hmac-size-0123456789abc",
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 1024,
+        "migrate_on_start": False,
+        "log_json": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
+
+
+@pytest.fixture
+def mailer() -> RecordingMailer:
+    return RecordingMailer()
+
+
+@pytest.fixture
+async def app(settings: Settings, mailer: RecordingMailer) -> AsyncIterator[Starlette]:
+    """The whole server, started (lifespan entered) and stopped around the test."""
+    application = create_app(settings, mailer=mailer)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app) as http:
+        yield http
+
+
+def api_client(app: Starlette) -> httpx.AsyncClient:
+    """An HTTP client talking to the app in-process, rooted at `/api/v1`."""
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://testserver/api/v1",
+    )
+
+
+async def register(
+    client: httpx.AsyncClient, email: str | None = None, password: str = PASSWORD
+) -> dict[str, Any]:
+    """Register an account and return the AuthResponse."""
+    email = email or f"guest-{uuid.uuid4().hex[:8]}@example.com"
+    response = await client.post(
+        "/auth/register", json={"email": email, "password": password, "fullName": "Test Guest"}
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def bearer(auth: dict[str, Any]) -> dict[str, str]:
+    """The Authorization header for an AuthResponse."""
+    return {"Authorization": f"Bearer {auth['accessToken']}"}
+
+
+@pytest.fixture
+async def guest(client: httpx.AsyncClient) -> dict[str, Any]:
+    """A registered account's AuthResponse."""
+    return await register(client)
+
+
+@pytest.fixture
+def guest_headers(guest: dict[str, Any]) -> dict[str, str]:
+    return bearer(guest)
+
+
+@pytest.fixture
+def repo_root() -> Iterator[Path]:
+    yield Path(__file__).resolve().parent.parent
