@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import jwt
 import pytest
+from sqlalchemy import update
 
-from tests.conftest import PASSWORD, RecordingMailer, bearer, register
+from monumento.app import create_app
+from store.database import Database
+from store.schema import refresh_tokens
+from store.users import UserStore
+from tests.conftest import PASSWORD, RecordingMailer, api_client, bearer, make_settings, register
 
 SECRET = "test-secret-that-is-long-enough-for-every-hmac-size-0123456789abc"
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
@@ -172,11 +179,6 @@ async def test_refresh_with_an_unknown_token_is_rejected(
 
 async def test_expired_refresh_token_is_401(client: httpx.AsyncClient, settings: Any) -> None:
     auth = await register(client)
-    from sqlalchemy import update
-
-    from store.database import Database
-    from store.schema import refresh_tokens
-
     database = Database(settings.resolved_database_url)
     async with database.engine.begin() as connection:
         await connection.execute(
@@ -321,3 +323,39 @@ async def test_a_verification_token_is_not_an_access_token(
     token = mailer.sent[0].text.split("token=", 1)[1].strip()
     response = await client.get("/auth/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
+
+
+async def test_two_refreshes_racing_with_one_token_let_exactly_one_through(
+    client: httpx.AsyncClient,
+) -> None:
+    auth = await register(client)
+    body = {"refreshToken": auth["refreshToken"]}
+    first, second = await asyncio.gather(
+        client.post("/auth/refresh", json=body), client.post("/auth/refresh", json=body)
+    )
+    assert sorted([first.status_code, second.status_code]) == [200, 401]
+
+
+async def test_login_upgrades_a_hash_made_with_weaker_parameters(
+    tmp_path: Path, database_url: str
+) -> None:
+    weak = create_app(make_settings(tmp_path, database_url))
+    async with weak.router.lifespan_context(weak), api_client(weak) as client:
+        auth = await register(client, "upgrade@example.com")
+    stronger = create_app(
+        make_settings(
+            tmp_path, database_url, password_hash_memory_kib=2048, password_hash_time_cost=2
+        )
+    )
+    async with stronger.router.lifespan_context(stronger), api_client(stronger) as client:
+        login = await client.post(
+            "/auth/login", json={"email": "upgrade@example.com", "password": PASSWORD}
+        )
+        assert login.status_code == 200
+    database = Database(make_settings(tmp_path, database_url).resolved_database_url)
+    try:
+        user = await UserStore(database).by_id(uuid.UUID(auth["user"]["id"]))
+    finally:
+        await database.close()
+    assert user is not None
+    assert "m=2048,t=2" in user.password_hash
