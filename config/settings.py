@@ -48,6 +48,24 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(default=100, ge=1)
     trust_forwarded_for: bool = False
 
+    gemini_api_key: SecretStr | None = None
+    gemini_base_url: str | None = None
+    gemini_model: str | None = None
+    gemini_ca_file: Path | None = None
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+
+    rtc_host_addresses: str | None = None
+    rtc_udp_ports: str | None = None
+    ice_servers: str | None = None
+    vad_aggressiveness: int = Field(default=2, ge=0, le=3)
+    vad_start_ms: int = Field(default=60, ge=20)
+    vad_preroll_ms: int = Field(default=200, ge=20)
+    vad_hangover_ms: int = Field(default=500, ge=100)
+    interview_minute_seconds: float = Field(default=60.0, gt=0)
+    rejoin_grace_seconds: float = Field(default=30.0, ge=0)
+    intro_sting_path: Path | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -11,7 +12,7 @@ from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.routing import BaseRoute, Mount
+from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
 from api import auth_routes, health_routes, message_routes, openapi, session_routes
 from api.context import ApiContext, ReadinessCheck
@@ -24,6 +25,11 @@ from auth.mail import EmailSender, build_email_sender
 from auth.passwords import Passwords
 from auth.tokens import TokenSigner
 from config import Settings
+from monumento.interviews import build_registry
+from rtc.bridge.speech import SpeechSynthesizer
+from rtc.peers.ice import parse_ice_servers
+from signaling.context import SignalingContext
+from signaling.interview_socket import interview_socket
 from store.database import Database
 from store.messages import MessageStore
 from store.refresh_tokens import RefreshTokenStore
@@ -63,6 +69,9 @@ def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Star
         verification_ttl=timedelta(hours=settings.email_verification_ttl_hours),
         public_base_url=settings.public_base_url,
     )
+    sessions, messages = SessionStore(database), MessageStore(database)
+    synthesizer = SpeechSynthesizer()
+    registry = build_registry(settings, sessions, messages, synthesizer)
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
     limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
     if redis is not None:
@@ -78,6 +87,8 @@ def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Star
         try:
             yield
         finally:
+            await registry.close()
+            await asyncio.to_thread(synthesizer.close)
             await http.aclose()
             if redis is not None:
                 await redis.aclose()
@@ -88,6 +99,7 @@ def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Star
         *session_routes.routes,
         *message_routes.routes,
         *openapi.routes,
+        WebSocketRoute("/sessions/{session_id}/interview", interview_socket),
     ]
     app = Starlette(
         routes=[*health_routes.routes, Mount(API_PREFIX, routes=api_routes)],
@@ -110,9 +122,12 @@ def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Star
     app.state.api = ApiContext(
         database=database,
         accounts=accounts,
-        sessions=SessionStore(database),
-        messages=MessageStore(database),
+        sessions=sessions,
+        messages=messages,
         readiness_checks=readiness,
+    )
+    app.state.signaling = SignalingContext(
+        registry=registry, sessions=sessions, ice_servers=parse_ice_servers(settings.ice_servers)
     )
     return app
 

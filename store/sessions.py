@@ -148,6 +148,16 @@ class SessionStore:
             ).one()
         return SessionRecord(**row._mapping)
 
+    async def set_status(self, session_id: uuid.UUID, status: str) -> None:
+        """Move the session to a status (the interview engine's transitions)."""
+        statement = (
+            update(sessions)
+            .where(sessions.c.id == session_id)
+            .values(status=status, updated_at=utc_now())
+        )
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
+
     async def delete_owned(self, session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         """Delete the user's session and (by cascade) its messages."""
         statement = delete(sessions).where(

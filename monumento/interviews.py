@@ -1,0 +1,122 @@
+"""Wires the interview engine to the rest of the server: stores, host bridges, ICE, sources."""
+
+from __future__ import annotations
+
+import ssl
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+from config import Settings
+from rtc.audio import load_clip
+from rtc.bridge.base import HostBridge
+from rtc.bridge.brief import HostBrief
+from rtc.bridge.offline import OfflineHost
+from rtc.bridge.speech import SpeechSynthesizer
+from rtc.bridge.transcriber import build_transcriber
+from rtc.interview import VadSettings
+from rtc.mixer import OneShotSource
+from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
+from rtc.registry import InterviewRegistry, RegistrySettings
+from store.messages import MessageStore
+from store.sessions import SessionStore
+
+STING_GAIN = 0.5  # under the host's voice, which may start while it plays
+
+
+class StoreInterviewPersistence:
+    """Transcript lines become messages; phases move the session's status."""
+
+    def __init__(self, sessions: SessionStore, messages: MessageStore) -> None:
+        self._sessions = sessions
+        self._messages = messages
+
+    async def save_transcript(
+        self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
+    ) -> None:
+        await self._messages.add(
+            session_id, role=role, text=text, relative_offset_ms=relative_offset_ms
+        )
+
+    async def set_status(self, session_id: uuid.UUID, status: str) -> None:
+        await self._sessions.set_status(session_id, status)
+
+
+def bridge_factory(
+    settings: Settings, synthesizer: SpeechSynthesizer
+) -> Callable[[HostBrief], HostBridge]:
+    """Gemini Live when a key is set, the offline host otherwise."""
+    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+
+    def offline(brief: HostBrief) -> HostBridge:
+        return OfflineHost(
+            brief,
+            synthesizer=synthesizer,
+            transcriber=build_transcriber(openai_key, settings.openai_base_url),
+        )
+
+    if settings.gemini_api_key is None:
+        return offline
+
+    from google.genai import types
+
+    from rtc.bridge.gemini import DEFAULT_MODEL, GeminiLiveBridge
+
+    api_key = settings.gemini_api_key.get_secret_value()
+    options = types.HttpOptions()
+    if settings.gemini_ca_file is not None:
+        trusted = ssl.create_default_context(cafile=str(settings.gemini_ca_file))
+        options = types.HttpOptions(async_client_args={"ssl": trusted})
+
+    def gemini(brief: HostBrief) -> HostBridge:
+        return GeminiLiveBridge(
+            brief,
+            api_key=api_key,
+            model=settings.gemini_model or DEFAULT_MODEL,
+            base_url=settings.gemini_base_url,
+            http_options=options,
+        )
+
+    return gemini
+
+
+def intro_sources(path: Path | None) -> Callable[[], list[OneShotSource]]:
+    """Each interview's extra outbound sources: the intro sting, when one is set."""
+    if path is None:
+        return list
+    sting = load_clip(str(path))
+
+    def sources() -> list[OneShotSource]:
+        return [OneShotSource(sting, gain=STING_GAIN)]
+
+    return sources
+
+
+def build_registry(
+    settings: Settings,
+    sessions: SessionStore,
+    messages: MessageStore,
+    synthesizer: SpeechSynthesizer,
+) -> InterviewRegistry:
+    """The process's interview registry, with ICE set up as the settings say."""
+    install_ice_policy(
+        IcePolicy(
+            host_addresses=parse_host_addresses(settings.rtc_host_addresses),
+            port_range=parse_port_range(settings.rtc_udp_ports),
+        )
+    )
+    return InterviewRegistry(
+        bridge_factory=bridge_factory(settings, synthesizer),
+        sources=intro_sources(settings.intro_sting_path),
+        persistence=StoreInterviewPersistence(sessions, messages),
+        settings=RegistrySettings(
+            vad=VadSettings(
+                aggressiveness=settings.vad_aggressiveness,
+                start_ms=settings.vad_start_ms,
+                preroll_ms=settings.vad_preroll_ms,
+                hangover_ms=settings.vad_hangover_ms,
+            ),
+            minute_s=settings.interview_minute_seconds,
+            rejoin_grace_s=settings.rejoin_grace_seconds,
+        ),
+    )

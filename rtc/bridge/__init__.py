@@ -1,0 +1,1 @@
+"""AI-host bridges: one interface (`HostBridge`), a Gemini Live and an offline implementation."""

@@ -1,0 +1,356 @@
+"""One live interview: the guest's audio through VAD into the host, the host's voice back out.
+
+An `Interview` outlives the guest's connection (a rejoin within the grace period resumes
+it: same clock, same host conversation). Its tasks live in one `TaskGroup`, owned by `run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from aiortc.mediastreams import MediaStreamError
+
+from rtc.audio import GuestAudioConverter, HostAudioConverter
+from rtc.bridge.base import HostAudio, HostBridge, HostStatus, Interrupted, Transcript, TurnComplete
+from rtc.clock import InterviewClock
+from rtc.events import (
+    EventHub,
+    Subscription,
+    error_event,
+    host_event,
+    state_event,
+    transcript_event,
+)
+from rtc.mixer import OneShotSource, OutboundMixer
+from rtc.peers.guest import GuestPeer
+from rtc.peers.outbound import HostVoiceTrack
+from rtc.turns import HostTurn, HostTurnTracker, InterviewLifecycle, InterviewPhase
+from rtc.vad import FRAME_BYTES, VadEvent, VoiceActivityDetector
+
+logger = logging.getLogger(__name__)
+
+TranscriptSink = Callable[[str, str, int], Awaitable[None]]
+PhaseListener = Callable[[InterviewPhase], Awaitable[None]]
+TRANSCRIPT_QUEUE = 1000
+# Guest audio held while the host connects (20 ms frames): 30 s, far more than a connect takes.
+BACKLOG_FRAMES = 1500
+STATE_TICK_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewTiming:
+    """How long the interview lasts, when the host wraps up, how long a guest may be away."""
+
+    duration_s: float
+    wrap_up_before_s: float = 60.0
+    rejoin_grace_s: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class VadSettings:
+    """webrtcvad's aggressiveness and the turn-taking windows around it."""
+
+    aggressiveness: int = 2
+    start_ms: int = 60
+    preroll_ms: int = 200
+    hangover_ms: int = 500
+
+
+class GuestAlreadyPresent(Exception):
+    """A second guest tried to join an interview that has one."""
+
+
+class Interview:
+    """Runs one session's interview; the registry owns the task running `run`."""
+
+    def __init__(
+        self,
+        session_id: uuid.UUID,
+        bridge: HostBridge,
+        *,
+        timing: InterviewTiming,
+        vad: VadSettings,
+        save_transcript: TranscriptSink,
+        on_phase: PhaseListener,
+        sources: list[OneShotSource] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.bridge = bridge
+        self.timing = timing
+        self.clock = InterviewClock()
+        self.lifecycle = InterviewLifecycle()
+        self.turns = HostTurnTracker()
+        self.hub = EventHub()
+        self.mixer = OutboundMixer(sources)
+        self._vad = VoiceActivityDetector(
+            aggressiveness=vad.aggressiveness,
+            start_ms=vad.start_ms,
+            preroll_ms=vad.preroll_ms,
+            hangover_ms=vad.hangover_ms,
+        )
+        self._host_converter = HostAudioConverter()
+        self._save_transcript = save_transcript
+        self._on_phase = on_phase
+        self._transcripts: asyncio.Queue[tuple[str, str, int] | None] = asyncio.Queue(
+            TRANSCRIPT_QUEUE
+        )
+        self._guest: GuestPeer | None = None
+        self._guest_task: asyncio.Task[None] | None = None
+        self._live = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._guest_present = asyncio.Event()
+        self._guest_gone = asyncio.Event()
+        self._running = asyncio.Event()
+        self._host_tasks: list[asyncio.Task[None]] = []
+        self._tasks: asyncio.TaskGroup | None = None
+        self._guest_turn_ms = 0
+        self._host_turn_ms = 0
+        self._host_turn_complete = False
+        self._host_ready = False
+        self._backlog: deque[bytes] = deque(maxlen=BACKLOG_FRAMES)
+
+    # The guest's connection
+
+    @property
+    def has_guest(self) -> bool:
+        """Whether a guest holds the interview right now (one at a time)."""
+        return self._guest_present.is_set()
+
+    @property
+    def phase(self) -> InterviewPhase:
+        """Where the interview stands."""
+        return self.lifecycle.phase
+
+    async def wait_running(self) -> None:
+        """Return once `run` has started (guests can be attached from then on)."""
+        await self._running.wait()
+
+    def claim_guest(self) -> None:
+        """Take the guest's place; `GuestAlreadyPresent` if someone holds it."""
+        if self._guest_present.is_set():
+            raise GuestAlreadyPresent(self.session_id)
+        self._guest_gone.clear()
+        self._guest_present.set()
+
+    def new_outbound_track(self) -> HostVoiceTrack:
+        """A fresh track of the host's voice for a (re)joining guest's connection."""
+        return HostVoiceTrack(self.mixer, self._on_outbound_frame)
+
+    def attach_guest(self, peer: GuestPeer) -> None:
+        """Start listening to the claiming guest's connection."""
+        if self._tasks is None or not self._guest_present.is_set():
+            raise RuntimeError("claim the guest's place in a running interview first")
+        self._guest = peer
+        self._guest_task = self._tasks.create_task(self._listen_to_guest(peer))
+
+    async def release_guest(self) -> None:
+        """The guest's socket is gone: close their connection; the grace period starts."""
+        peer, task = self._guest, self._guest_task
+        self._guest, self._guest_task = None, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if peer is not None:
+            await peer.close()
+        if self._guest_present.is_set():
+            self._guest_present.clear()
+            self._guest_gone.set()
+
+    def subscribe(self) -> Subscription:
+        """Every event of the interview from now on (plus the current state at once)."""
+        subscription = self.hub.subscribe()
+        subscription.offer(self._state())
+        return subscription
+
+    def end(self, reason: str) -> None:
+        """Finish the interview (the guest said so, time ran out, the guest never came back)."""
+        if self.lifecycle.on("end"):
+            logger.info("interview %s ending: %s", self.session_id, reason)
+            self.hub.publish(self._state())
+        self._stop.set()
+
+    # The interview's life
+
+    async def run(self) -> None:
+        """Live until ended; then close the host, the guest and the watchers."""
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                self._tasks = tasks
+                self._host_tasks.append(tasks.create_task(self._await_media()))
+                self._host_tasks.append(tasks.create_task(self._watch_absence()))
+                writer = tasks.create_task(self._write_transcripts())
+                self._running.set()
+                await self._stop.wait()
+                await self.release_guest()
+                await self.bridge.close()
+                for task in self._host_tasks:
+                    task.cancel()
+                await self._transcripts.put(None)
+                await writer
+        finally:
+            self.lifecycle.on("finished")
+            self.hub.publish(self._state())
+            self.hub.close()
+            await self._on_phase(InterviewPhase.ENDED)
+
+    async def _await_media(self) -> None:
+        await self._live.wait()
+        self.clock.start()
+        self.lifecycle.on("media_flowing")
+        self.hub.publish(self._state())
+        await self._on_phase(InterviewPhase.LIVE)
+        assert self._tasks is not None
+        self._host_tasks.append(self._tasks.create_task(self._relay_host()))
+        self._host_tasks.append(self._tasks.create_task(self._keep_time()))
+        try:
+            await self.bridge.start()
+        except Exception:
+            logger.exception("the host of %s could not start", self.session_id)
+            self.hub.publish(
+                error_event("The AI host could not be reached: try again later", "host_unavailable")
+            )
+            self.end("the host could not start")
+            return
+        while self._backlog:  # what the guest said while the host was connecting
+            await self.bridge.send_audio(self._backlog.popleft())
+        self._host_ready = True
+
+    async def _keep_time(self) -> None:
+        wrap_up_at = max(0.0, self.timing.duration_s - self.timing.wrap_up_before_s)
+        wrapped_up = False
+        while self.clock.elapsed_s() < self.timing.duration_s:
+            if not wrapped_up and self.clock.elapsed_s() >= wrap_up_at:
+                wrapped_up = True
+                await self.bridge.wrap_up()
+            self.hub.publish(self._state())
+            remaining = self.timing.duration_s - self.clock.elapsed_s()
+            await asyncio.sleep(min(STATE_TICK_S, max(remaining, 0.0)))
+        if self.lifecycle.on("time_up"):
+            self.hub.publish(self._state())
+        self._stop.set()
+
+    async def _watch_absence(self) -> None:
+        while True:
+            await self._guest_gone.wait()
+            try:
+                async with asyncio.timeout(self.timing.rejoin_grace_s):
+                    await self._guest_present.wait()
+            except TimeoutError:
+                self.end("the guest did not come back")
+                return
+
+    # Guest → host
+
+    async def _listen_to_guest(self, peer: GuestPeer) -> None:
+        try:
+            track = await peer.audio
+        except asyncio.CancelledError:
+            if peer.closed.is_set():
+                return
+            raise
+        converter = GuestAudioConverter()
+        pending = bytearray()
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            self._live.set()
+            if self.lifecycle.phase is not InterviewPhase.LIVE:
+                continue
+            pending += converter.convert(frame)  # type: ignore[arg-type]
+            while len(pending) >= FRAME_BYTES:
+                chunk = bytes(pending[:FRAME_BYTES])
+                del pending[:FRAME_BYTES]
+                await self._hear(chunk)
+
+    async def _hear(self, chunk: bytes) -> None:
+        event = self._vad.process(chunk)
+        if not self._host_ready:
+            self._backlog.append(chunk)
+            return
+        if event is VadEvent.SPEECH_STARTED:
+            preroll_ms = len(self._vad.take_preroll()) // 32
+            self._guest_turn_ms = max(0, self.clock.elapsed_ms() - preroll_ms)
+            if self.turns.barge_in():
+                self.mixer.flush_host()
+                self.hub.publish(host_event(HostTurn.INTERRUPTED))
+            await self.bridge.guest_started_speaking()
+        await self.bridge.send_audio(chunk)
+        if event is VadEvent.SPEECH_ENDED:
+            await self.bridge.guest_stopped_speaking()
+            if self.turns.guest_turn_ended():
+                self.hub.publish(host_event(HostTurn.LISTENING))
+
+    # Host → guest
+
+    async def _relay_host(self) -> None:
+        async for event in self.bridge.events():
+            if isinstance(event, HostAudio):
+                self._play(event)
+            elif isinstance(event, Transcript):
+                self._transcribe(event)
+            elif isinstance(event, TurnComplete):
+                self._host_turn_complete = True
+            elif isinstance(event, Interrupted):
+                self.mixer.flush_host()
+                if self.turns.barge_in():
+                    self.hub.publish(host_event(HostTurn.INTERRUPTED))
+            elif isinstance(event, HostStatus):
+                logger.warning("host %s: %s %s", self.session_id, event.state, event.detail)
+                if event.state == "disconnected":
+                    self.hub.publish(
+                        error_event("The AI host lost its connection", "host_unavailable")
+                    )
+
+    def _play(self, audio: HostAudio) -> None:
+        if not self.turns.accepts_host_audio:
+            return
+        self.mixer.push_host(self._host_converter.convert(audio.pcm, audio.sample_rate))
+        self._host_turn_complete = False
+        if self.turns.host_audio():
+            self._host_turn_ms = self.clock.elapsed_ms()
+            self.hub.publish(host_event(HostTurn.SPEAKING))
+
+    def _transcribe(self, line: Transcript) -> None:
+        if line.role == "user":
+            offset = self._guest_turn_ms
+        elif self.turns.state is HostTurn.SPEAKING:
+            offset = self._host_turn_ms
+        else:  # a line that comes before its audio starts playing
+            offset = self.clock.elapsed_ms()
+        self.hub.publish(transcript_event(line.role, line.text, offset, line.final))
+        if line.final and line.text.strip():
+            try:
+                self._transcripts.put_nowait((line.role, line.text.strip(), offset))
+            except asyncio.QueueFull:
+                logger.error("transcript writer is behind; a line was not stored: %r", line.text)
+
+    def _on_outbound_frame(self, had_host_audio: bool) -> None:
+        if (
+            not had_host_audio
+            and self._host_turn_complete
+            and self.mixer.host_pending_samples == 0
+            and self.turns.playback_drained()
+        ):
+            self.hub.publish(host_event(HostTurn.LISTENING))
+
+    async def _write_transcripts(self) -> None:
+        while (line := await self._transcripts.get()) is not None:
+            role, text, offset = line
+            try:
+                await self._save_transcript(role, text, offset)
+            except Exception:
+                logger.exception("could not store a transcript line of %s", self.session_id)
+
+    def _state(self) -> dict[str, object]:
+        elapsed = self.clock.elapsed_ms()
+        remaining = max(0, int(self.timing.duration_s * 1000) - elapsed)
+        return state_event(self.lifecycle.phase, elapsed, remaining)

@@ -1,0 +1,1 @@
+"""WebRTC peers: one aiortc connection per guest, and the tracks it carries."""

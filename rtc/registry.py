@@ -1,0 +1,166 @@
+"""The live interviews of this process, one per session, each run by a task the registry owns."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from rtc.bridge.base import HostBridge
+from rtc.bridge.brief import HostBrief
+from rtc.interview import GuestAlreadyPresent, Interview, InterviewTiming, VadSettings
+from rtc.mixer import OneShotSource
+from rtc.turns import InterviewPhase
+
+logger = logging.getLogger(__name__)
+
+FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
+BridgeFactory = Callable[[HostBrief], HostBridge]
+
+
+class JoinRefused(Exception):
+    """The guest cannot join; `code` and the message are sent to the client."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class InterviewPersistence(Protocol):
+    """Where interviews leave their mark: transcript lines and the session's status."""
+
+    async def save_transcript(
+        self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
+    ) -> None: ...
+
+    async def set_status(self, session_id: uuid.UUID, status: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class InterviewRequest:
+    """What the registry needs of a session to start its interview."""
+
+    session_id: uuid.UUID
+    status: str
+    brief: HostBrief
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrySettings:
+    """Timing and detection settings shared by every interview of the process."""
+
+    vad: VadSettings
+    minute_s: float = 60.0
+    wrap_up_before_s: float = 60.0
+    rejoin_grace_s: float = 30.0
+
+
+class InterviewRegistry:
+    """Starts interviews on first join, resumes them on rejoin, finishes them on shutdown."""
+
+    def __init__(
+        self,
+        *,
+        bridge_factory: BridgeFactory,
+        persistence: InterviewPersistence,
+        settings: RegistrySettings,
+        sources: Callable[[], list[OneShotSource]] = list,
+    ) -> None:
+        self._bridge_factory = bridge_factory
+        self._persistence = persistence
+        self._settings = settings
+        self._sources = sources
+        self._interviews: dict[uuid.UUID, Interview] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._empty = asyncio.Event()
+        self._empty.set()
+
+    def get(self, session_id: uuid.UUID) -> Interview | None:
+        """The session's interview if it runs on this process."""
+        return self._interviews.get(session_id)
+
+    def __len__(self) -> int:
+        return len(self._interviews)
+
+    async def wait_until_empty(self) -> None:
+        """Return once no interview runs on this process."""
+        await self._empty.wait()
+
+    async def join(self, request: InterviewRequest) -> Interview:
+        """The session's interview with the guest's place claimed, started if need be."""
+        interview = self._interviews.get(request.session_id)
+        if interview is None:
+            if request.status in FINISHED_STATUSES:
+                raise JoinRefused("interview_over", "This interview has already taken place")
+            interview = self._start(request)
+            await interview.wait_running()
+        if interview.phase in (InterviewPhase.ENDING, InterviewPhase.ENDED):
+            raise JoinRefused("interview_over", "This interview has just ended")
+        try:
+            interview.claim_guest()
+        except GuestAlreadyPresent as error:
+            raise JoinRefused(
+                "already_joined",
+                "This interview already has its guest connected: close the other tab or device",
+            ) from error
+        return interview
+
+    async def close(self) -> None:
+        """End every interview and wait for each to finish (server shutdown)."""
+        for interview in list(self._interviews.values()):
+            interview.end("the server is shutting down")
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _start(self, request: InterviewRequest) -> Interview:
+        settings = self._settings
+        session_id = request.session_id
+        went_live = False
+
+        async def save(role: str, text: str, offset_ms: int) -> None:
+            await self._persistence.save_transcript(session_id, role, text, offset_ms)
+
+        async def on_phase(phase: InterviewPhase) -> None:
+            nonlocal went_live
+            if phase is InterviewPhase.LIVE:
+                went_live = True
+                await self._persistence.set_status(session_id, "live")
+            elif phase is InterviewPhase.ENDED and went_live:
+                await self._persistence.set_status(session_id, "ready")
+
+        interview = Interview(
+            session_id,
+            self._bridge_factory(request.brief),
+            timing=InterviewTiming(
+                duration_s=request.brief.duration_minutes * settings.minute_s,
+                wrap_up_before_s=min(
+                    settings.wrap_up_before_s,
+                    request.brief.duration_minutes * settings.minute_s / 5,
+                ),
+                rejoin_grace_s=settings.rejoin_grace_s,
+            ),
+            vad=settings.vad,
+            save_transcript=save,
+            on_phase=on_phase,
+            sources=self._sources(),
+        )
+        self._interviews[session_id] = interview
+        self._empty.clear()
+        task = asyncio.create_task(self._run(interview), name=f"interview-{session_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return interview
+
+    async def _run(self, interview: Interview) -> None:
+        try:
+            await interview.run()
+        except Exception:
+            logger.exception("interview %s failed", interview.session_id)
+            await self._persistence.set_status(interview.session_id, "failed")
+        finally:
+            self._interviews.pop(interview.session_id, None)
+            if not self._interviews:
+                self._empty.set()

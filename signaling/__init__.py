@@ -1,0 +1,1 @@
+"""WebSocket signaling: the interview socket's protocol and its endpoint."""

@@ -1,0 +1,212 @@
+"""A protocol-faithful fake of the Gemini Live API (BidiGenerateContent), served on 127.0.0.1.
+
+It speaks what google-genai's `client.aio.live.connect` speaks: TLS WebSocket on
+`/ws/google.ai.generativelanguage.<version>.GenerativeService.BidiGenerateContent`, the
+API key in `x-goog-api-key`, a `setup` message answered by `setupComplete`, then JSON
+messages. The client's keys come in either spelling (the SDK mixes `realtime_input` and
+`turnComplete`, as proto JSON allows); the fake answers in camelCase, in binary frames,
+as the real service does. What each connection does is in `gemini_live_session`.
+
+    async with FakeGeminiLive(FakeGeminiConfig(pace=0)) as fake:
+        client = genai.Client(api_key="k", http_options=HttpOptions(
+            base_url=fake.base_url, async_client_args={"ssl": fake.client_ssl_context()}))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import ssl
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from types import TracebackType
+from typing import Any
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from tests.fakes.gemini_live_session import LiveSession
+from tests.fakes.tls import local_tls
+
+WAIT_LIMIT = 5.0
+PATH = re.compile(r"/+ws/google\.ai\.generativelanguage\.(\w+)\.GenerativeService\.(\w+)")
+
+
+@dataclass
+class FakeGeminiConfig:
+    """How the fake host behaves; every knob has a realistic default."""
+
+    heard_text: str = "I grew up by the sea, in a small fishing village."
+    """What the fake "hears" in each spoken guest turn (sent as inputTranscription)."""
+    reply_text: str = "What a place to grow up! What did your parents do there?"
+    """What the host says each turn (outputTranscription); a pending director note is appended."""
+    reply_audio: bytes | None = None
+    """The host's voice for each turn, 24 kHz s16le; None: a synthetic voice of reply_seconds."""
+    reply_seconds: float = 1.0
+    chunk_ms: int = 40
+    """Audio per modelTurn message."""
+    pace: float = 1.0
+    """Wall-clock seconds per second of reply audio: 1 is real time, 0 as fast as possible."""
+    speech_threshold: float = 300.0
+    """RMS level (s16) above which a 20 ms guest frame counts as voiced."""
+    min_speech_ms: int = 100
+    end_silence_ms: int = 400
+    """Silence after speech that ends the guest's turn (the service's automatic VAD)."""
+    connection_lifetime: float | None = None
+    """Send goAway this long after setup (None: never), then close after go_away_grace."""
+    go_away_grace: float = 0.5
+    refuse_resumption: bool = False
+    """Refuse every resumption handle with close 1007 (unknown handles always are)."""
+
+
+@dataclass
+class FakeConnection:
+    """What one client connection sent and got: the fake's record for assertions."""
+
+    path: str
+    api_version: str
+    api_key: str | None
+    setup: dict[str, Any] = field(default_factory=dict)
+    samples_received: int = 0
+    audio_messages: list[int] = field(default_factory=list)
+    """Samples per realtimeInput.audio message, in order."""
+    audio_mime_types: set[str] = field(default_factory=set)
+    audio_stream_ends: int = 0
+    client_contents: list[dict[str, Any]] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    """The text of each host turn started, in order."""
+    turns_completed: int = 0
+    interruptions: int = 0
+    go_aways: int = 0
+    close_code: int | None = None
+    """The code the fake closed this connection with, if it did."""
+
+
+class FakeGeminiLive:
+    """The fake service: start it with `async with`, point the SDK at `base_url`."""
+
+    def __init__(self, config: FakeGeminiConfig | None = None) -> None:
+        """A fake with `config` (defaults otherwise); it listens once entered."""
+        self.config = config or FakeGeminiConfig()
+        self.connections: list[FakeConnection] = []
+        self.director_notes: list[str] = []
+        self.handles_issued: list[str] = []
+        self._sessions: set[LiveSession] = set()
+        self._changed = asyncio.Condition()
+        self._fail_next_turn: tuple[int, str] | None = None
+        self._pending_note: str | None = None
+        self._server: Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> FakeGeminiLive:
+        self._server = await serve(
+            self._serve,
+            "127.0.0.1",
+            0,
+            ssl=local_tls().server_context(),
+            process_request=_check_path,
+            ping_interval=None,
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give the SDK (it swaps the scheme for wss:// itself)."""
+        return f"https://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def client_ssl_context() -> ssl.SSLContext:
+        """An SSL context that trusts the fake's throw-away certificate."""
+        return local_tls().client_context()
+
+    @property
+    def setups(self) -> list[dict[str, Any]]:
+        """Each connection's `setup` message (keys in camelCase)."""
+        return [c.setup for c in self.connections]
+
+    @property
+    def client_contents(self) -> list[dict[str, Any]]:
+        """Every clientContent message received, over all connections, in order."""
+        return [content for c in self.connections for content in c.client_contents]
+
+    @property
+    def samples_received(self) -> int:
+        """Guest audio samples received over all connections."""
+        return sum(c.samples_received for c in self.connections)
+
+    def server_tasks(self) -> set[asyncio.Task[None]]:
+        """The tasks the websockets server runs connections in (not the client's)."""
+        return set(self._server.handler_tasks) if self._server else set()
+
+    def fail_next_turn(self, code: int = 1011, reason: str = "Internal error encountered.") -> None:
+        """Make the next host turn close its connection with `code` halfway through its audio."""
+        self._fail_next_turn = (code, reason)
+
+    def take_turn_failure(self) -> tuple[int, str] | None:
+        """The pending mid-turn failure, if any, now consumed (used by sessions)."""
+        failure, self._fail_next_turn = self._fail_next_turn, None
+        return failure
+
+    def add_note(self, note: str) -> None:
+        """Record a director note; the next host turn answers it (used by sessions)."""
+        self.director_notes.append(note)
+        self._pending_note = note
+
+    def take_note(self) -> str | None:
+        """The newest director note no turn has answered yet, now consumed (used by sessions)."""
+        note, self._pending_note = self._pending_note, None
+        return note
+
+    async def close_all(
+        self, code: int = 1011, reason: str = "Internal error encountered."
+    ) -> None:
+        """Close every open connection with `code`, as the service does when it fails."""
+        await asyncio.gather(*(session.close(code, reason) for session in list(self._sessions)))
+
+    async def changed(self) -> None:
+        """Wake whoever waits in `wait_for` (sessions call it after recording something)."""
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def wait_for(self, predicate: Callable[[], bool]) -> None:
+        """Wait until `predicate()` holds over the records; TimeoutError after WAIT_LIMIT s."""
+        async with asyncio.timeout(WAIT_LIMIT), self._changed:
+            await self._changed.wait_for(predicate)
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        match = PATH.match(ws.request.path)
+        assert match is not None  # _check_path refused anything else
+        connection = FakeConnection(
+            path=ws.request.path,
+            api_version=match.group(1),
+            api_key=ws.request.headers.get("x-goog-api-key"),
+        )
+        self.connections.append(connection)
+        session = LiveSession(self, connection, ws)
+        self._sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self._sessions.discard(session)
+            await self.changed()
+
+
+def _check_path(connection: ServerConnection, request: Request) -> Response | None:
+    """404 for anything but the Live endpoint, as the real front end answers."""
+    match = PATH.fullmatch(request.path.split("?", 1)[0])
+    if match is None or match.group(2) != "BidiGenerateContent":
+        return connection.respond(HTTPStatus.NOT_FOUND, "Not Found\n")
+    return None

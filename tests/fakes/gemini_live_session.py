@@ -1,0 +1,234 @@
+"""One connection to the Gemini Live fake: setup, guest audio, client content, host turns.
+
+A host turn starts when client content completes a turn, or when the fake's energy VAD
+hears the guest stop speaking. It sends (for spoken turns) inputTranscription fragments
+of the configured "heard" text, then the host's audio as modelTurn inlineData chunks
+interleaved with outputTranscription fragments, then generationComplete, turnComplete
+and, when setup asked for it, a sessionResumptionUpdate. Guest speech starting during a
+turn stops it with `interrupted` (then turnComplete), as the real service does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import math
+import re
+from typing import TYPE_CHECKING, Any
+
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
+
+from tests.fakes.audio import HOST_RATE, EnergyVad, voiced
+
+if TYPE_CHECKING:
+    from tests.fakes.gemini_live import FakeConnection, FakeGeminiLive
+
+DIRECTOR = "[Director]"
+MEDIA_CHUNKS_REFUSED = (
+    "realtime_input.media_chunks is deprecated. Use audio, video, or text instead."
+)
+
+
+class LiveSession:
+    """The fake's side of one WebSocket; it owns its turn and lifetime tasks."""
+
+    def __init__(self, fake: FakeGeminiLive, record: FakeConnection, ws: ServerConnection) -> None:
+        """A session recording into `record`, configured by `fake.config`."""
+        self._fake = fake
+        self._config = fake.config
+        self._record = record
+        self._ws = ws
+        self._vad = EnergyVad(
+            threshold=self._config.speech_threshold,
+            min_speech_ms=self._config.min_speech_ms,
+            end_silence_ms=self._config.end_silence_ms,
+        )
+        self._resumable = False
+        self._turn: asyncio.Task[None] | None = None
+        self._lifetime: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        """Serve the connection until either side closes it."""
+        try:
+            if await self._setup():
+                await self._receive()
+        except ConnectionClosed:
+            pass
+        finally:
+            await self._ws.close()  # idempotent; waits for a close already under way
+            owned = {t for t in (self._turn, self._lifetime) if t is not None}
+            for task in owned:
+                task.cancel()
+            if owned:
+                await asyncio.wait(owned)
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection with `code` and record it."""
+        if self._record.close_code is None:
+            self._record.close_code = code
+        await self._ws.close(code, reason)
+
+    async def _setup(self) -> bool:
+        message = _camel(json.loads(await self._ws.recv()))
+        setup = message.get("setup")
+        if not isinstance(setup, dict):
+            await self.close(1007, "The first message must be a setup message.")
+            return False
+        self._record.setup = setup
+        await self._fake.changed()
+        resumption = setup.get("sessionResumption")
+        self._resumable = isinstance(resumption, dict)
+        handle = resumption.get("handle") if isinstance(resumption, dict) else None
+        if handle and (self._config.refuse_resumption or handle not in self._fake.handles_issued):
+            await self.close(1007, "Invalid session resumption handle.")
+            return False
+        await self._send({"setupComplete": {}})
+        if self._config.connection_lifetime is not None:
+            self._lifetime = asyncio.create_task(self._expire(self._config.connection_lifetime))
+        return True
+
+    async def _receive(self) -> None:
+        async for raw in self._ws:
+            message = _camel(json.loads(raw))
+            if "realtimeInput" in message:
+                await self._realtime_input(message["realtimeInput"])
+            elif "clientContent" in message:
+                await self._client_content(message["clientContent"])
+            await self._fake.changed()
+
+    async def _realtime_input(self, realtime: dict[str, Any]) -> None:
+        if "mediaChunks" in realtime:
+            await self.close(1007, MEDIA_CHUNKS_REFUSED)
+            return
+        if realtime.get("audioStreamEnd"):
+            self._record.audio_stream_ends += 1
+            if self._vad.stream_ended():  # the service takes it as the end of speech
+                await self._start_turn(heard=self._config.heard_text)
+        audio = realtime.get("audio")
+        if not isinstance(audio, dict):
+            return
+        mime = str(audio.get("mimeType", ""))
+        if not mime.startswith("audio/pcm"):
+            await self.close(1007, f"Unsupported audio mime type: {mime}")
+            return
+        pcm = _bytes(str(audio.get("data", "")))
+        self._record.audio_mime_types.add(mime)
+        self._record.audio_messages.append(len(pcm) // 2)
+        self._record.samples_received += len(pcm) // 2
+        for event in self._vad.feed(pcm):
+            if event == "start":
+                await self._interrupt()
+            else:
+                await self._start_turn(heard=self._config.heard_text)
+
+    async def _client_content(self, content: dict[str, Any]) -> None:
+        self._record.client_contents.append(content)
+        for turn in content.get("turns", []):
+            for part in turn.get("parts", []):
+                text = str(part.get("text", "")).strip()
+                if text.startswith(DIRECTOR):
+                    self._fake.add_note(text.removeprefix(DIRECTOR).strip())
+        if content.get("turnComplete"):
+            await self._start_turn(heard=None)
+
+    async def _start_turn(self, heard: str | None) -> None:
+        await self._interrupt()  # a new turn always ends the one under way
+        self._turn = asyncio.create_task(self._play(heard))
+
+    async def _interrupt(self) -> None:
+        turn = self._turn
+        if turn is None or turn.done():
+            return
+        turn.cancel()
+        await asyncio.wait({turn})
+        self._record.interruptions += 1
+        await self._send({"serverContent": {"interrupted": True}})
+        await self._end_turn()
+
+    async def _play(self, heard: str | None) -> None:
+        """One host turn; it ends quietly if the connection goes away under it."""
+        try:
+            for fragment in _fragments(heard or ""):
+                await self._send({"serverContent": {"inputTranscription": {"text": fragment}}})
+            note = self._fake.take_note()
+            reply = f"{self._config.reply_text} {note}" if note else self._config.reply_text
+            self._record.replies.append(reply)
+            if not await self._speak(reply):
+                return
+            await self._send({"serverContent": {"generationComplete": True}})
+            await self._end_turn()
+        except ConnectionClosed:
+            pass
+
+    async def _speak(self, text: str) -> bool:
+        """Stream the host's audio and transcript; False if a planned failure closed the link."""
+        config = self._config
+        audio = config.reply_audio or voiced(config.reply_seconds, rate=HOST_RATE, pitch=140.0)
+        size = HOST_RATE * config.chunk_ms // 1000 * 2
+        pieces = [audio[i : i + size] for i in range(0, len(audio), size)]
+        words = _fragments(text)
+        sent = 0
+        failure = self._fake.take_turn_failure()
+        for index, piece in enumerate(pieces):
+            if failure is not None and index == len(pieces) // 2:
+                await self.close(*failure)
+                return False
+            data = base64.b64encode(piece).decode()
+            inline = {"mimeType": f"audio/pcm;rate={HOST_RATE}", "data": data}
+            await self._send({"serverContent": {"modelTurn": {"parts": [{"inlineData": inline}]}}})
+            due = math.ceil((index + 1) * len(words) / len(pieces))
+            for word in words[sent:due]:
+                await self._send({"serverContent": {"outputTranscription": {"text": word}}})
+            sent = max(sent, due)
+            await asyncio.sleep(len(piece) / 2 / HOST_RATE * config.pace)
+        return True
+
+    async def _end_turn(self) -> None:
+        self._record.turns_completed += 1
+        await self._send({"serverContent": {"turnComplete": True}})
+        if self._resumable:
+            handle = f"fake-handle-{len(self._fake.handles_issued) + 1}"
+            self._fake.handles_issued.append(handle)
+            await self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
+        await self._fake.changed()
+
+    async def _expire(self, lifetime: float) -> None:
+        """goAway after `lifetime`, then close once the grace period is over."""
+        try:
+            await asyncio.sleep(lifetime)
+            grace = self._config.go_away_grace
+            self._record.go_aways += 1
+            await self._send({"goAway": {"timeLeft": f"{grace:g}s"}})
+            await asyncio.sleep(grace)
+            await self.close(1000, "Connection lifetime reached.")
+        except ConnectionClosed:
+            pass
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        await self._ws.send(json.dumps(message).encode())
+
+
+def _fragments(text: str) -> list[str]:
+    """`text` cut the way the service streams transcriptions: word by word, spaces kept."""
+    return re.findall(r"\s*\S+", text)
+
+
+def _bytes(data: str) -> bytes:
+    """A proto JSON `bytes` field: base64, standard or URL-safe (the SDK sends the latter)."""
+    return base64.b64decode(data.translate(str.maketrans("-_", "+/")) + "=" * (-len(data) % 4))
+
+
+def _camel(value: Any) -> Any:
+    """`value` with every key in lowerCamelCase, as a proto JSON parser reads either spelling."""
+    if isinstance(value, dict):
+        return {_camel_key(str(k)): _camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_camel(v) for v in value]
+    return value
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)

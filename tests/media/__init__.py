@@ -1,0 +1,1 @@
+"""Real media for tests: speech synthesised offline, as PCM or WAV files."""

@@ -1,0 +1,144 @@
+"""A guest as a test sees it: an aiortc peer joined through the real interview socket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fractions
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import av
+import numpy as np
+import websockets
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+RATE = 48_000
+FRAME = 960
+
+
+class ScriptedMicrophone(MediaStreamTrack):
+    """A microphone that plays queued PCM (48 kHz mono s16le) and silence in between."""
+
+    kind = "audio"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pending = bytearray()
+        self._start: float | None = None
+        self._index = 0
+        self.spoken = asyncio.Event()
+
+    def say(self, pcm: bytes) -> None:
+        """Queue speech to be played from now on."""
+        self.spoken.clear()
+        self._pending += pcm
+
+    async def recv(self) -> av.AudioFrame:  # type: ignore[override]
+        if self.readyState != "live":
+            raise MediaStreamError
+        if self._start is None:
+            self._start = time.monotonic()
+        else:
+            self._index += 1
+            delay = self._start + self._index * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        chunk = bytes(self._pending[: FRAME * 2])
+        del self._pending[: FRAME * 2]
+        if not self._pending:
+            self.spoken.set()
+        samples = np.zeros(FRAME, np.int16)
+        samples[: len(chunk) // 2] = np.frombuffer(chunk, np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = self._index * FRAME
+        frame.time_base = fractions.Fraction(1, RATE)
+        return frame
+
+
+class GuestClient:
+    """Joins an interview, records every event and the host audio's loudness per frame."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.events: list[dict[str, Any]] = []
+        self.microphone = ScriptedMicrophone()
+        self.host_levels: list[tuple[float, float]] = []  # (monotonic time, RMS)
+        self.pc = RTCPeerConnection()
+        self.socket: Any = None
+        self.close_code: int | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._changed = asyncio.Condition()
+
+    async def connect(self) -> None:
+        """Open the socket and start recording events (no media yet)."""
+        self.socket = await websockets.connect(self.url, max_size=2**20)
+        self._tasks.append(asyncio.create_task(self._read_events()))
+
+    async def join(self) -> None:
+        """Connect, offer audio, and apply the server's answer."""
+        await self.connect()
+        self.pc.addTrack(self.microphone)
+        self.pc.on("track", self._on_track)
+        await self.pc.setLocalDescription(await self.pc.createOffer())
+        await self.send({"type": "offer", "sdp": self.pc.localDescription.sdp})
+        answer = await self.wait_for(lambda e: e["type"] == "answer")
+        await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.socket.send(json.dumps(message))
+
+    async def wait_for(
+        self, matches: Callable[[dict[str, Any]], bool], within_s: float = 30.0, after: int = 0
+    ) -> dict[str, Any]:
+        """The first event (from index `after`) that matches, waiting for it if need be."""
+        async with asyncio.timeout(within_s), self._changed:
+            while True:
+                for event in self.events[after:]:
+                    if matches(event):
+                        return event
+                await self._changed.wait()
+
+    def loud_since(self, since: float, threshold: float = 500.0) -> bool:
+        """Whether host audio above `threshold` RMS arrived after `since`."""
+        return any(level > threshold for at, level in self.host_levels if at >= since)
+
+    async def close(self) -> None:
+        """Close the socket and the peer, and stop the helper tasks."""
+        if self.socket is not None:
+            await self.socket.close()
+        await self.pc.close()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _read_events(self) -> None:
+        try:
+            async for raw in self.socket:
+                async with self._changed:
+                    self.events.append(json.loads(raw))
+                    self._changed.notify_all()
+        except websockets.ConnectionClosed:
+            pass
+        self.close_code = self.socket.close_code
+        async with self._changed:
+            self.events.append({"type": "_closed", "code": self.close_code})
+            self._changed.notify_all()
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        self._tasks.append(asyncio.create_task(self._measure(track)))
+
+    async def _measure(self, track: MediaStreamTrack) -> None:
+        while True:
+            try:
+                frame = await track.recv()
+            except MediaStreamError:
+                return
+            samples = frame.to_ndarray().astype(np.float64)  # type: ignore[union-attr]
+            self.host_levels.append((time.monotonic(), float(np.sqrt(np.mean(samples**2)))))
