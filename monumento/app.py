@@ -28,6 +28,7 @@ from config import Settings
 from monumento.interviews import build_registry
 from rtc.bridge.speech import SpeechSynthesizer
 from rtc.peers.ice import parse_ice_servers
+from rtc.registry import BridgeFactory
 from signaling.context import SignalingContext
 from signaling.interview_socket import interview_socket
 from store.database import Database
@@ -46,8 +47,16 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.resolved_database_url)
 
 
-def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Starlette:
-    """The whole server as one ASGI app; resources open and close with its lifespan."""
+def create_app(
+    settings: Settings,
+    *,
+    mailer: EmailSender | None = None,
+    bridge_factory: BridgeFactory | None = None,
+) -> Starlette:
+    """The whole server as one ASGI app; resources open and close with its lifespan.
+
+    `mailer` and `bridge_factory` replace the ones the settings choose (tests, benchmarks).
+    """
     database = open_database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     http = httpx.AsyncClient(base_url=settings.sendgrid_base_url, timeout=10.0)
@@ -71,7 +80,7 @@ def create_app(settings: Settings, *, mailer: EmailSender | None = None) -> Star
     )
     sessions, messages = SessionStore(database), MessageStore(database)
     synthesizer = SpeechSynthesizer()
-    registry = build_registry(settings, sessions, messages, synthesizer)
+    registry = build_registry(settings, sessions, messages, synthesizer, bridge_factory)
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
     limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
     if redis is not None:

@@ -17,7 +17,7 @@ from rtc.bridge.transcriber import build_transcriber
 from rtc.interview import VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
-from rtc.registry import InterviewRegistry, RegistrySettings
+from rtc.registry import BridgeFactory, InterviewRegistry, RegistrySettings
 from store.messages import MessageStore
 from store.sessions import SessionStore
 
@@ -42,9 +42,7 @@ class StoreInterviewPersistence:
         await self._sessions.set_status(session_id, status)
 
 
-def bridge_factory(
-    settings: Settings, synthesizer: SpeechSynthesizer
-) -> Callable[[HostBrief], HostBridge]:
+def bridge_factory(settings: Settings, synthesizer: SpeechSynthesizer) -> BridgeFactory:
     """Gemini Live when a key is set, the offline host otherwise."""
     openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
@@ -97,6 +95,7 @@ def build_registry(
     sessions: SessionStore,
     messages: MessageStore,
     synthesizer: SpeechSynthesizer,
+    hosts: BridgeFactory | None = None,
 ) -> InterviewRegistry:
     """The process's interview registry, with ICE set up as the settings say."""
     install_ice_policy(
@@ -106,7 +105,7 @@ def build_registry(
         )
     )
     return InterviewRegistry(
-        bridge_factory=bridge_factory(settings, synthesizer),
+        bridge_factory=hosts or bridge_factory(settings, synthesizer),
         sources=intro_sources(settings.intro_sting_path),
         persistence=StoreInterviewPersistence(sessions, messages),
         settings=RegistrySettings(

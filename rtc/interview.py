@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiortc.mediastreams import MediaStreamError
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from rtc.audio import GuestAudioConverter, HostAudioConverter
 from rtc.bridge.base import HostAudio, HostBridge, HostStatus, Interrupted, Transcript, TurnComplete
@@ -101,7 +101,7 @@ class Interview:
             TRANSCRIPT_QUEUE
         )
         self._guest: GuestPeer | None = None
-        self._guest_task: asyncio.Task[None] | None = None
+        self._guest_tasks: list[asyncio.Task[None]] = []
         self._live = asyncio.Event()
         self._stop = asyncio.Event()
         self._guest_present = asyncio.Event()
@@ -147,14 +147,17 @@ class Interview:
         if self._tasks is None or not self._guest_present.is_set():
             raise RuntimeError("claim the guest's place in a running interview first")
         self._guest = peer
-        self._guest_task = self._tasks.create_task(self._listen_to_guest(peer))
+        self._guest_tasks = [self._tasks.create_task(self._listen_to_guest(peer))]
+        if peer.video is not None:
+            self._guest_tasks.append(self._tasks.create_task(self._drain(peer.video)))
 
     async def release_guest(self) -> None:
         """The guest's socket is gone: close their connection; the grace period starts."""
-        peer, task = self._guest, self._guest_task
-        self._guest, self._guest_task = None, None
-        if task is not None:
+        peer, tasks = self._guest, self._guest_tasks
+        self._guest, self._guest_tasks = None, []
+        for task in tasks:
             task.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if peer is not None:
@@ -270,6 +273,14 @@ class Interview:
                 chunk = bytes(pending[:FRAME_BYTES])
                 del pending[:FRAME_BYTES]
                 await self._hear(chunk)
+
+    @staticmethod
+    async def _drain(track: MediaStreamTrack) -> None:
+        """Read the guest's video so aiortc's unbounded frame queue never grows (the recorder
+        will keep it; the host does not need it yet)."""
+        with contextlib.suppress(MediaStreamError):
+            while True:
+                await track.recv()
 
     async def _hear(self, chunk: bytes) -> None:
         event = self._vad.process(chunk)

@@ -13,7 +13,7 @@ from typing import Any
 import av
 import numpy as np
 import websockets
-from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc import RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 RATE = 48_000
@@ -63,8 +63,9 @@ class ScriptedMicrophone(MediaStreamTrack):
 class GuestClient:
     """Joins an interview, records every event and the host audio's loudness per frame."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, camera: bool = False) -> None:
         self.url = url
+        self.camera = camera
         self.events: list[dict[str, Any]] = []
         self.microphone = ScriptedMicrophone()
         self.host_levels: list[tuple[float, float]] = []  # (monotonic time, RMS)
@@ -83,6 +84,8 @@ class GuestClient:
         """Connect, offer audio, and apply the server's answer."""
         await self.connect()
         self.pc.addTrack(self.microphone)
+        if self.camera:
+            self.pc.addTrack(VideoStreamTrack())
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.send({"type": "offer", "sdp": self.pc.localDescription.sdp})

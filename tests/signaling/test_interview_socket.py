@@ -262,3 +262,20 @@ async def test_an_interview_ends_when_the_guest_does_not_come_back(server: LiveS
         assert error["code"] == "interview_over"
     finally:
         await late.close()
+
+
+async def test_a_guest_with_a_camera_joins_and_its_video_does_not_pile_up(
+    server: LiveServer,
+) -> None:
+    token, _, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token), camera=True)
+    try:
+        await guest.join()
+        await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "speaking")
+        interview = server.app.state.signaling.registry.get(uuid.UUID(session_id))
+        video = interview._guest.video
+        assert video is not None and video.kind == "video"
+        await asyncio.sleep(2.0)  # ~60 frames sent
+        assert video._queue.qsize() < 10  # aiortc's queue is unbounded: the engine drains it
+    finally:
+        await guest.close()
