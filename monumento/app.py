@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -26,6 +28,7 @@ from auth.passwords import Passwords
 from auth.tokens import TokenSigner
 from config import Settings
 from monumento.interviews import build_registry
+from recorder.recovery import recover_recordings
 from rtc.bridge.speech import SpeechSynthesizer
 from rtc.peers.ice import parse_ice_servers
 from rtc.registry import BridgeFactory
@@ -80,7 +83,11 @@ def create_app(
     )
     sessions, messages = SessionStore(database), MessageStore(database)
     synthesizer = SpeechSynthesizer()
-    registry = build_registry(settings, sessions, messages, synthesizer, bridge_factory)
+    # One thread writes every track file of the process (cheap appends, once a second each).
+    recorder_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-io")
+    registry = build_registry(
+        settings, sessions, messages, synthesizer, recorder_io, bridge_factory
+    )
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
     limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
     if redis is not None:
@@ -93,10 +100,13 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await database.migrate()
+        for session_id in await asyncio.to_thread(recover_recordings, settings.data_dir / "media"):
+            await sessions.set_status(uuid.UUID(session_id), "ready")
         try:
             yield
         finally:
             await registry.close()
+            await asyncio.to_thread(recorder_io.shutdown)
             await asyncio.to_thread(synthesizer.close)
             await http.aclose()
             if redis is not None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ssl
 import uuid
 from collections.abc import Callable
+from concurrent.futures import Executor
 from pathlib import Path
 
 from config import Settings
+from recorder.manifest import session_media_dir
+from recorder.session import SessionRecorder
 from rtc.audio import load_clip
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
@@ -95,6 +98,7 @@ def build_registry(
     sessions: SessionStore,
     messages: MessageStore,
     synthesizer: SpeechSynthesizer,
+    recorder_io: Executor,
     hosts: BridgeFactory | None = None,
 ) -> InterviewRegistry:
     """The process's interview registry, with ICE set up as the settings say."""
@@ -107,6 +111,9 @@ def build_registry(
     return InterviewRegistry(
         bridge_factory=hosts or bridge_factory(settings, synthesizer),
         sources=intro_sources(settings.intro_sting_path),
+        recorders=lambda session_id: SessionRecorder(
+            session_media_dir(settings.data_dir, session_id), str(session_id), recorder_io
+        ),
         persistence=StoreInterviewPersistence(sessions, messages),
         settings=RegistrySettings(
             vad=VadSettings(

@@ -14,9 +14,10 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.mediastreams import MediaStreamError
 
-from rtc.audio import GuestAudioConverter, HostAudioConverter
+from recorder.session import SessionRecorder
+from rtc.audio import GuestAudioConverter, HostAudioConverter, Samples
 from rtc.bridge.base import HostAudio, HostBridge, HostStatus, Interrupted, Transcript, TurnComplete
 from rtc.clock import InterviewClock
 from rtc.events import (
@@ -79,6 +80,7 @@ class Interview:
         save_transcript: TranscriptSink,
         on_phase: PhaseListener,
         sources: list[OneShotSource] | None = None,
+        recorder: SessionRecorder | None = None,
     ) -> None:
         self.session_id = session_id
         self.bridge = bridge
@@ -95,6 +97,7 @@ class Interview:
             hangover_ms=vad.hangover_ms,
         )
         self._host_converter = HostAudioConverter()
+        self.recorder = recorder
         self._save_transcript = save_transcript
         self._on_phase = on_phase
         self._transcripts: asyncio.Queue[tuple[str, str, int] | None] = asyncio.Queue(
@@ -137,6 +140,8 @@ class Interview:
             raise GuestAlreadyPresent(self.session_id)
         self._guest_gone.clear()
         self._guest_present.set()
+        if self.recorder is not None:
+            self.recorder.new_guest_stream()
 
     def new_outbound_track(self) -> HostVoiceTrack:
         """A fresh track of the host's voice for a (re)joining guest's connection."""
@@ -148,8 +153,6 @@ class Interview:
             raise RuntimeError("claim the guest's place in a running interview first")
         self._guest = peer
         self._guest_tasks = [self._tasks.create_task(self._listen_to_guest(peer))]
-        if peer.video is not None:
-            self._guest_tasks.append(self._tasks.create_task(self._drain(peer.video)))
 
     async def release_guest(self) -> None:
         """The guest's socket is gone: close their connection; the grace period starts."""
@@ -165,6 +168,19 @@ class Interview:
         if self._guest_present.is_set():
             self._guest_present.clear()
             self._guest_gone.set()
+
+    def record_encoded(self, mime_type: str, timestamp: int, data: bytes) -> None:
+        """An encoded frame from the guest (on the loop, before decoding): record it.
+
+        The first media packet to arrive is the interview's zero, for every track alike.
+        """
+        self.clock.start()
+        if self.recorder is None:
+            return
+        if mime_type == "audio/opus":
+            self.recorder.guest_audio.add(timestamp, data, self.clock.elapsed_s())
+        elif mime_type == "video/VP8":
+            self.recorder.guest_video.add(timestamp, data, self.clock.elapsed_s())
 
     def subscribe(self) -> Subscription:
         """Every event of the interview from now on (plus the current state at once)."""
@@ -188,6 +204,8 @@ class Interview:
                 self._tasks = tasks
                 self._host_tasks.append(tasks.create_task(self._await_media()))
                 self._host_tasks.append(tasks.create_task(self._watch_absence()))
+                if self.recorder is not None:
+                    self._host_tasks.append(tasks.create_task(self.recorder.run()))
                 writer = tasks.create_task(self._write_transcripts())
                 self._running.set()
                 await self._stop.wait()
@@ -197,6 +215,8 @@ class Interview:
                     task.cancel()
                 await self._transcripts.put(None)
                 await writer
+                if self.recorder is not None:
+                    await self.recorder.close()
         finally:
             self.lifecycle.on("finished")
             self.hub.publish(self._state())
@@ -274,14 +294,6 @@ class Interview:
                 del pending[:FRAME_BYTES]
                 await self._hear(chunk)
 
-    @staticmethod
-    async def _drain(track: MediaStreamTrack) -> None:
-        """Read the guest's video so aiortc's unbounded frame queue never grows (the recorder
-        will keep it; the host does not need it yet)."""
-        with contextlib.suppress(MediaStreamError):
-            while True:
-                await track.recv()
-
     async def _hear(self, chunk: bytes) -> None:
         event = self._vad.process(chunk)
         if not self._host_ready:
@@ -344,7 +356,9 @@ class Interview:
             except asyncio.QueueFull:
                 logger.error("transcript writer is behind; a line was not stored: %r", line.text)
 
-    def _on_outbound_frame(self, had_host_audio: bool) -> None:
+    def _on_outbound_frame(self, samples: Samples, had_host_audio: bool) -> None:
+        if self.recorder is not None:
+            self.recorder.host_audio.add(samples.tobytes(), self.clock.elapsed_s())
         if (
             not had_host_audio
             and self._host_turn_complete

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from recorder.session import SessionRecorder
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
 from rtc.interview import GuestAlreadyPresent, Interview, InterviewTiming, VadSettings
@@ -68,11 +69,13 @@ class InterviewRegistry:
         persistence: InterviewPersistence,
         settings: RegistrySettings,
         sources: Callable[[], list[OneShotSource]] = list,
+        recorders: Callable[[uuid.UUID], SessionRecorder] | None = None,
     ) -> None:
         self._bridge_factory = bridge_factory
         self._persistence = persistence
         self._settings = settings
         self._sources = sources
+        self._recorders = recorders
         self._interviews: dict[uuid.UUID, Interview] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._empty = asyncio.Event()
@@ -146,6 +149,7 @@ class InterviewRegistry:
             save_transcript=save,
             on_phase=on_phase,
             sources=self._sources(),
+            recorder=self._recorders(session_id) if self._recorders else None,
         )
         self._interviews[session_id] = interview
         self._empty.clear()

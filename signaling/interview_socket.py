@@ -150,6 +150,7 @@ class GuestSocket:
         peer = GuestPeer(
             self._interview.new_outbound_track(),
             self._context.ice_servers,
+            on_encoded=self._interview.record_encoded,
             on_closed=self._on_peer_closed,
         )
         try:

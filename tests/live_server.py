@@ -14,9 +14,9 @@ from starlette.applications import Starlette
 
 @dataclass(frozen=True, slots=True)
 class LiveServer:
-    """Where the server listens."""
+    """Where the server listens (`app` is None when it runs in another process)."""
 
-    app: Starlette
+    app: Starlette | None
     port: int
 
     @property

@@ -6,11 +6,24 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from aiortc import RTCConfiguration, RTCIceServer, RTCPeerConnection, RTCSessionDescription
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from rtc.peers.encoded_tap import EncodedFrameSink, tap_receiver
+
 logger = logging.getLogger(__name__)
+VP8_CODECS = [
+    codec
+    for codec in RTCRtpSender.getCapabilities("video").codecs
+    if codec.mimeType in ("video/VP8", "video/rtx")
+]
 
 CLOSED_STATES = frozenset({"failed", "closed"})
 
@@ -26,10 +39,12 @@ class GuestPeer:
         self,
         outbound: MediaStreamTrack,
         ice_servers: list[RTCIceServer],
+        on_encoded: EncodedFrameSink,
         on_closed: Callable[[], None] | None = None,
     ) -> None:
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=ice_servers))
         self._outbound = outbound
+        self._on_encoded = on_encoded
         self._on_closed = on_closed
         self.audio: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
         self.video: MediaStreamTrack | None = None
@@ -52,9 +67,14 @@ class GuestPeer:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
         except (ValueError, AssertionError, IndexError, KeyError) as error:
             raise PeerError(f"The SDP offer could not be parsed: {error or 'malformed'}") from error
-        kinds = [t.kind for t in self._pc.getTransceivers()]
-        if "audio" not in kinds:
+        transceivers = self._pc.getTransceivers()
+        if "audio" not in [t.kind for t in transceivers]:
             raise PeerError("Microphone track missing: the offer must include audio")
+        for transceiver in transceivers:
+            if transceiver.kind == "video":
+                # VP8 is recorded as sent; the host needs no decoded video, so none is decoded.
+                transceiver.setCodecPreferences(VP8_CODECS)
+            tap_receiver(transceiver.receiver, self._on_encoded, decode=transceiver.kind == "audio")
         self._pc.addTrack(self._outbound)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         return str(self._pc.localDescription.sdp)

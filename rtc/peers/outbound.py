@@ -9,7 +9,7 @@ from collections.abc import Callable
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtc.audio import FRAME_SAMPLES, outbound_frame
+from rtc.audio import FRAME_SAMPLES, Samples, outbound_frame
 from rtc.mixer import OutboundMixer
 
 FRAME_S = 0.020
@@ -20,13 +20,13 @@ MAX_LAG_S = 0.100
 class HostVoiceTrack(MediaStreamTrack):
     """An audio track pulling 20 ms frames from the mixer on a steady clock.
 
-    `on_frame(had_host_audio)` is called once per frame, so the engine can tell when the
-    host's queued voice has played out.
+    `on_frame(samples, had_host_audio)` is called once per frame, so the engine can record
+    what the guest hears and tell when the host's queued voice has played out.
     """
 
     kind = "audio"
 
-    def __init__(self, mixer: OutboundMixer, on_frame: Callable[[bool], None]) -> None:
+    def __init__(self, mixer: OutboundMixer, on_frame: Callable[[Samples, bool], None]) -> None:
         super().__init__()
         self._mixer = mixer
         self._on_frame = on_frame
@@ -47,5 +47,5 @@ class HostVoiceTrack(MediaStreamTrack):
             elif due > now:
                 await asyncio.sleep(due - now)
         samples, had_host_audio = self._mixer.next_frame()
-        self._on_frame(had_host_audio)
+        self._on_frame(samples, had_host_audio)
         return outbound_frame(samples, self._index * FRAME_SAMPLES)

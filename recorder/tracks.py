@@ -1,0 +1,134 @@
+"""Per-track placement on the loop: what each track will append at the next flush.
+
+Each track collects a second or so of data in memory and hands it to the writer thread at
+every flush; nothing here blocks. Gaps become silence (audio) or timestamps (video).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from recorder.ogg import opus_samples
+from recorder.timeline import ClockAligner
+
+OPUS_RATE = 48_000
+OPUS_FRAME = 960  # 20 ms
+VIDEO_RATE = 90_000
+# A writer stalled this long (a dead disk) makes the track drop data rather than grow memory.
+MAX_PENDING_S = 30
+
+
+@dataclass(slots=True)
+class OpusTrack:
+    """The guest's Opus packets, as (packet, granule at its end), silence in the gaps."""
+
+    silence: bytes
+    start_ms: int | None = None
+    written: int = 0
+    dropped: int = 0
+    pending: list[tuple[bytes, int]] = field(default_factory=list)
+    aligner: ClockAligner = field(
+        default_factory=lambda: ClockAligner(OPUS_RATE, tolerance=1440, step=OPUS_FRAME, window=250)
+    )
+    _new_stream: bool = False
+
+    def new_stream(self) -> None:
+        """The guest rejoined: their next packet starts a new RTP stream."""
+        self._new_stream = self.aligner.started
+
+    def add(self, timestamp: int, packet: bytes, arrival_s: float) -> None:
+        """Place one packet that arrived `arrival_s` into the interview."""
+        if self.start_ms is None:
+            self.start_ms = int(arrival_s * 1000)
+            self.aligner.start(timestamp, arrival_s)
+        elif self._new_stream:
+            self.aligner.resume(timestamp, arrival_s)
+            self._new_stream = False
+        position = self.aligner.place(timestamp, arrival_s)
+        if position < self.written - OPUS_FRAME or len(self.pending) > MAX_PENDING_S * 50:
+            self.dropped += 1  # late, duplicated, or the writer is stuck
+            return
+        while position >= self.written + OPUS_FRAME:
+            self.written += OPUS_FRAME
+            self.pending.append((self.silence, self.written))
+        self.written += opus_samples(packet) or OPUS_FRAME
+        self.pending.append((packet, self.written))
+
+    def take(self) -> list[tuple[bytes, int]]:
+        """What to append now."""
+        pending, self.pending = self.pending, []
+        return pending
+
+
+@dataclass(slots=True)
+class Vp8Track:
+    """The guest's VP8 frames with their pts (90 kHz) from the track's start."""
+
+    start_ms: int | None = None
+    frames: int = 0
+    last_pts: int = 0
+    pending: list[tuple[int, bytes]] = field(default_factory=list)
+    aligner: ClockAligner = field(
+        default_factory=lambda: ClockAligner(VIDEO_RATE, tolerance=2700, step=900, window=90)
+    )
+    _new_stream: bool = False
+
+    def new_stream(self) -> None:
+        """The guest rejoined: their next frame starts a new RTP stream."""
+        self._new_stream = self.aligner.started
+
+    def add(self, timestamp: int, frame: bytes, arrival_s: float) -> None:
+        """Place one frame."""
+        if self.start_ms is None:
+            self.start_ms = int(arrival_s * 1000)
+            self.aligner.start(timestamp, arrival_s)
+        elif self._new_stream:
+            self.aligner.resume(timestamp, arrival_s)
+            self._new_stream = False
+        pts = self.aligner.place(timestamp, arrival_s)
+        if pts < self.last_pts or len(self.pending) > MAX_PENDING_S * 30:
+            return  # frames must not go back in time
+        self.last_pts = pts
+        self.pending.append((pts, frame))
+
+    def take(self) -> list[tuple[int, bytes]]:
+        """What to append now."""
+        pending, self.pending = self.pending, []
+        return pending
+
+
+@dataclass(slots=True)
+class PcmTrack:
+    """The host's voice as played, 48 kHz mono s16le, continuous from its first frame."""
+
+    rate: int = 48_000
+    start_s: float | None = None
+    written: int = 0
+    pending: bytearray = field(default_factory=bytearray)
+
+    @property
+    def start_ms(self) -> int | None:
+        """Where the track starts on the interview clock."""
+        return None if self.start_s is None else int(self.start_s * 1000)
+
+    def add(self, pcm: bytes, at_s: float) -> None:
+        """Place a frame that played at `at_s` (pads silence after a gap, e.g. a rejoin)."""
+        if self.start_s is None:
+            self.start_s = at_s
+        expected = round((at_s - self.start_s) * self.rate)
+        tolerance = self.rate * 60 // 1000
+        if expected > self.written + tolerance:
+            self._append(bytes(2 * (expected - self.written)))
+        elif expected < self.written - tolerance:
+            return
+        if len(self.pending) < MAX_PENDING_S * self.rate * 2:
+            self._append(pcm)
+
+    def take(self) -> bytes:
+        """What to append now."""
+        pending, self.pending = bytes(self.pending), bytearray()
+        return pending
+
+    def _append(self, pcm: bytes) -> None:
+        self.pending += pcm
+        self.written += len(pcm) // 2

@@ -1,0 +1,179 @@
+"""An interview leaves its tracks on disk, in sync; a killed server's tracks are repaired.
+
+The first test runs the engine in-process; the second runs `monumento serve` as a child
+process, kills it with SIGKILL mid-interview, starts it again and checks what survived.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import av
+import httpx
+import numpy as np
+import pytest
+
+from monumento.app import create_app
+from recorder.manifest import read_manifest, session_media_dir
+from tests.conftest import make_settings
+from tests.live_server import LiveServer, free_port, serve
+from tests.media.speech import speech_pcm
+from tests.rtc.guest_client import GuestClient
+from tests.signaling.test_interview_socket import ANSWER, new_session, socket_url
+
+@pytest.fixture
+async def server(tmp_path: Path, database_url: str) -> AsyncIterator[LiveServer]:
+    settings = make_settings(
+        tmp_path, database_url, rtc_host_addresses="127.0.0.1", interview_minute_seconds=12.0
+    )
+    async with serve(create_app(settings)) as live:
+        yield live
+
+
+def audio_envelope(path: Path) -> tuple[np.ndarray, float]:
+    """Per-10 ms RMS (full scale) of an audio file, and its duration in seconds."""
+    chunks = []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            chunks.append(frame.to_ndarray().reshape(-1, frame.samples).astype(np.float64).mean(0))
+    pcm = np.concatenate(chunks)
+    if pcm.dtype != np.float64 or np.abs(pcm).max() > 2:
+        pcm = pcm / 32768
+    windows = pcm[: pcm.size // 480 * 480].reshape(-1, 480)
+    return np.sqrt((windows**2).mean(axis=1)), pcm.size / 48_000
+
+
+def first_loud_ms(envelope: np.ndarray, after_ms: int = 0, threshold: float = 0.01) -> int:
+    start = after_ms // 10
+    loud = np.flatnonzero(envelope[start:] > threshold)
+    assert loud.size, "no sound found"
+    return int((start + loud[0]) * 10)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_interview_leaves_three_tracks_in_sync(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    token, headers, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token), camera=True)
+    try:
+        await guest.join()
+        opening = await guest.wait_for(lambda e: e["type"] == "transcript" and e["role"] == "ai")
+        await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "listening")
+        asked_at = len(guest.events)
+        guest.microphone.say(speech_pcm(ANSWER, 48_000))
+        heard = await guest.wait_for(
+            lambda e: e["type"] == "transcript" and e["role"] == "user", after=asked_at
+        )
+        await guest.send({"type": "end"})
+        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
+    finally:
+        await guest.close()
+
+    folder = session_media_dir(tmp_path / "data", session_id)
+    manifest = read_manifest(folder)
+    assert manifest is not None and manifest.state == "complete"
+    tracks = {entry.name: entry for entry in manifest.tracks}
+    assert set(tracks) == {"guest-audio", "guest-video", "host-audio"}
+    assert all(entry.state == "complete" and entry.duration_ms for entry in tracks.values())
+
+    # The guest's words sit in their track where the transcript says they began.
+    guest_audio = tracks["guest-audio"]
+    envelope, seconds = audio_envelope(folder / guest_audio.file)
+    assert abs(seconds * 1000 - guest_audio.duration_ms) < 100
+    spoken_ms = guest_audio.start_offset_ms + first_loud_ms(envelope)
+    assert heard["relativeOffset"] - 50 <= spoken_ms <= heard["relativeOffset"] + 400
+
+    # The host's voice sits in its track where the host started speaking.
+    host = tracks["host-audio"]
+    envelope, _ = audio_envelope(folder / host.file)
+    voiced_ms = host.start_offset_ms + first_loud_ms(envelope)
+    assert abs(voiced_ms - opening["relativeOffset"]) <= 60
+
+    with av.open(str(folder / tracks["guest-video"].file)) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+    assert frames >= 30  # aiortc's test camera sends 30 fps
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "monumento.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+async def _wait_ready(base: str) -> None:
+    async with httpx.AsyncClient() as http, asyncio.timeout(30):
+        while True:
+            try:
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
+    env.update(
+        DATA_DIR=str(data),
+        PASSWORD_HASH_MEMORY_KIB="1024",
+        RTC_HOST_ADDRESSES="127.0.0.1",
+        LOG_JSON="false",
+    )
+    port = free_port()
+    live = LiveServer(None, port)
+    process = _serve(env, port)
+    try:
+        await _wait_ready(live.http)
+        token, headers, session_id = await new_session(live)
+        guest = GuestClient(socket_url(live, session_id, token), camera=True)
+        try:
+            await guest.join()
+            await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "speaking")
+            guest.microphone.say(speech_pcm("One two three four five six seven.", 48_000))
+            await asyncio.sleep(4.0)
+            last_state = [e for e in guest.events if e["type"] == "state"][-1]
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            # State events come once a second: the kill came at most a second after the last.
+            killed_at_ms = last_state["elapsedMs"] + 1000
+        finally:
+            await guest.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    folder = session_media_dir(data, session_id)
+    assert read_manifest(folder).state == "recording"  # type: ignore[union-attr]
+
+    process = _serve(env, port)
+    try:
+        await _wait_ready(live.http)
+        manifest = read_manifest(folder)
+        assert manifest is not None and manifest.state == "repaired"
+        async with httpx.AsyncClient(base_url=f"{live.http}/api/v1", headers=headers) as http:
+            session = (await http.get(f"/sessions/{session_id}")).json()
+        assert session["status"] == "ready"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    for entry in manifest.tracks:
+        assert entry.state == "repaired"
+        end_ms = entry.start_offset_ms + (entry.duration_ms or 0)
+        assert end_ms >= killed_at_ms - 2000, (entry.name, end_ms, killed_at_ms)
+        if entry.kind == "audio":
+            _, seconds = audio_envelope(folder / entry.file)
+            assert abs(seconds * 1000 - (entry.duration_ms or 0)) < 100
+        else:
+            with av.open(str(folder / entry.file)) as container:
+                assert sum(1 for _ in container.decode(video=0)) > 0
