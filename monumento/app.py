@@ -27,6 +27,8 @@ from auth.mail import EmailSender, build_email_sender
 from auth.passwords import Passwords
 from auth.tokens import TokenSigner
 from config import Settings
+from director.bus import InterviewBus, LocalBus, RedisBus
+from director.socket import DirectorContext, director_socket
 from monumento.interviews import build_registry
 from recorder.recovery import recover_recordings
 from rtc.bridge.speech import SpeechSynthesizer
@@ -35,6 +37,7 @@ from rtc.registry import BridgeFactory
 from signaling.context import SignalingContext
 from signaling.interview_socket import interview_socket
 from store.database import Database
+from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
 from store.refresh_tokens import RefreshTokenStore
 from store.sessions import SessionStore
@@ -85,8 +88,18 @@ def create_app(
     synthesizer = SpeechSynthesizer()
     # One thread writes every track file of the process (cheap appends, once a second each).
     recorder_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-io")
+    bus: InterviewBus = LocalBus()
+    if redis is not None:
+        bus = RedisBus(redis, settings.redis_key_prefix, settings.node_id or uuid.uuid4().hex)
     registry = build_registry(
-        settings, sessions, messages, synthesizer, recorder_io, bridge_factory
+        settings,
+        sessions,
+        messages,
+        synthesizer,
+        recorder_io,
+        bus,
+        DirectorNoteStore(database),
+        bridge_factory,
     )
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
     limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
@@ -119,6 +132,7 @@ def create_app(
         *message_routes.routes,
         *openapi.routes,
         WebSocketRoute("/sessions/{session_id}/interview", interview_socket),
+        WebSocketRoute("/sessions/{session_id}/director", director_socket),
     ]
     app = Starlette(
         routes=[*health_routes.routes, Mount(API_PREFIX, routes=api_routes)],
@@ -145,6 +159,7 @@ def create_app(
         messages=messages,
         readiness_checks=readiness,
     )
+    app.state.director = DirectorContext(sessions=sessions, messages=messages, bus=bus)
     app.state.signaling = SignalingContext(
         registry=registry, sessions=sessions, ice_servers=parse_ice_servers(settings.ice_servers)
     )

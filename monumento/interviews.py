@@ -9,6 +9,7 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from config import Settings
+from director.bus import InterviewBus
 from recorder.manifest import session_media_dir
 from recorder.session import SessionRecorder
 from rtc.audio import load_clip
@@ -21,6 +22,7 @@ from rtc.interview import VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
 from rtc.registry import BridgeFactory, InterviewRegistry, RegistrySettings
+from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
 from store.sessions import SessionStore
 
@@ -30,9 +32,12 @@ STING_GAIN = 0.5  # under the host's voice, which may start while it plays
 class StoreInterviewPersistence:
     """Transcript lines become messages; phases move the session's status."""
 
-    def __init__(self, sessions: SessionStore, messages: MessageStore) -> None:
+    def __init__(
+        self, sessions: SessionStore, messages: MessageStore, notes: DirectorNoteStore
+    ) -> None:
         self._sessions = sessions
         self._messages = messages
+        self._notes = notes
 
     async def save_transcript(
         self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
@@ -43,6 +48,25 @@ class StoreInterviewPersistence:
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None:
         await self._sessions.set_status(session_id, status)
+
+    async def save_director_note(
+        self,
+        session_id: uuid.UUID,
+        *,
+        user_id: uuid.UUID | None,
+        kind: str,
+        text: str,
+        now: bool,
+        relative_offset_ms: int,
+    ) -> None:
+        await self._notes.add(
+            session_id,
+            user_id=user_id,
+            kind=kind,
+            text=text,
+            now=now,
+            relative_offset_ms=relative_offset_ms,
+        )
 
 
 def bridge_factory(settings: Settings, synthesizer: SpeechSynthesizer) -> BridgeFactory:
@@ -99,6 +123,8 @@ def build_registry(
     messages: MessageStore,
     synthesizer: SpeechSynthesizer,
     recorder_io: Executor,
+    bus: InterviewBus,
+    notes: DirectorNoteStore,
     hosts: BridgeFactory | None = None,
 ) -> InterviewRegistry:
     """The process's interview registry, with ICE set up as the settings say."""
@@ -114,7 +140,8 @@ def build_registry(
         recorders=lambda session_id: SessionRecorder(
             session_media_dir(settings.data_dir, session_id), str(session_id), recorder_io
         ),
-        persistence=StoreInterviewPersistence(sessions, messages),
+        persistence=StoreInterviewPersistence(sessions, messages, notes),
+        bus=bus,
         settings=RegistrySettings(
             vad=VadSettings(
                 aggressiveness=settings.vad_aggressiveness,

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from director.bus import InterviewBus
+from director.link import serve_directors
 from recorder.session import SessionRecorder
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
@@ -18,6 +21,7 @@ from rtc.turns import InterviewPhase
 
 logger = logging.getLogger(__name__)
 
+DIRECTOR_DRAIN_S = 5.0
 FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
 BridgeFactory = Callable[[HostBrief], HostBridge]
 
@@ -38,6 +42,17 @@ class InterviewPersistence(Protocol):
     ) -> None: ...
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None: ...
+
+    async def save_director_note(
+        self,
+        session_id: uuid.UUID,
+        *,
+        user_id: uuid.UUID | None,
+        kind: str,
+        text: str,
+        now: bool,
+        relative_offset_ms: int,
+    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +83,13 @@ class InterviewRegistry:
         bridge_factory: BridgeFactory,
         persistence: InterviewPersistence,
         settings: RegistrySettings,
+        bus: InterviewBus,
         sources: Callable[[], list[OneShotSource]] = list,
         recorders: Callable[[uuid.UUID], SessionRecorder] | None = None,
     ) -> None:
         self._bridge_factory = bridge_factory
         self._persistence = persistence
+        self._bus = bus
         self._settings = settings
         self._sources = sources
         self._recorders = recorders
@@ -159,12 +176,21 @@ class InterviewRegistry:
         return interview
 
     async def _run(self, interview: Interview) -> None:
+        session_id = str(interview.session_id)
+        await self._bus.claim(session_id)
+        directors = asyncio.create_task(serve_directors(interview, self._bus, self._persistence))
         try:
             await interview.run()
+            async with asyncio.timeout(DIRECTOR_DRAIN_S):
+                await directors  # the last events reach the directors
         except Exception:
             logger.exception("interview %s failed", interview.session_id)
             await self._persistence.set_status(interview.session_id, "failed")
         finally:
+            directors.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await directors
+            await self._bus.release(session_id)
             self._interviews.pop(interview.session_id, None)
             if not self._interviews:
                 self._empty.set()

@@ -100,3 +100,18 @@ messages = Table(
     CheckConstraint("role IN ('user', 'ai')", name="role"),
     Index(None, "session_id", "created_at"),
 )
+
+director_notes = Table(
+    "director_notes",
+    metadata,
+    Column("id", Uuid, primary_key=True),
+    Column("session_id", Uuid, ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Uuid, ForeignKey("users.id", ondelete="SET NULL")),
+    Column("kind", String(8), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("now", Boolean, nullable=False, server_default=false()),
+    Column("relative_offset_ms", Integer, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    CheckConstraint("kind IN ('inject', 'topics')", name="kind"),
+    Index(None, "session_id", "relative_offset_ms"),
+)

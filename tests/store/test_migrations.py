@@ -34,6 +34,7 @@ async def test_migrated_schema_matches_the_tables_the_code_uses(database_url: st
                 "refresh_tokens",
                 "sessions",
                 "messages",
+                "director_notes",
                 "alembic_version",
             }
     finally:

@@ -1,0 +1,1 @@
+"""Director mode: operators watch the live transcript and steer the host, from any node."""

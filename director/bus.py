@@ -1,0 +1,173 @@
+"""How interview events reach directors and director commands reach the interview's node.
+
+`LocalBus` does it inside one process; `RedisBus` across nodes, with Redis pub/sub for the
+two streams and a key per live interview naming its node (kept alive while it runs). Both
+deliver each stream in publication order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
+
+from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+QUEUE = 1024
+LEASE_S = 15
+
+
+class InterviewBus(Protocol):
+    """Events out of an interview, commands into it, and where it runs."""
+
+    async def publish_event(self, session_id: str, event: Message) -> None: ...
+
+    def events(
+        self, session_id: str
+    ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[Message]]: ...
+
+    async def send_command(self, session_id: str, command: Message) -> None: ...
+
+    def commands(
+        self, session_id: str
+    ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[Message]]: ...
+
+    async def claim(self, session_id: str) -> None: ...
+
+    async def release(self, session_id: str) -> None: ...
+
+    async def is_live(self, session_id: str) -> bool: ...
+
+
+async def _drain(queue: asyncio.Queue[Message]) -> AsyncIterator[Message]:
+    while True:
+        yield await queue.get()
+
+
+class LocalBus:
+    """One node: queues in memory; a subscriber 1024 messages behind loses the oldest."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, set[asyncio.Queue[Message]]] = defaultdict(set)
+        self._live: set[str] = set()
+
+    async def publish_event(self, session_id: str, event: Message) -> None:
+        self._deliver(f"events:{session_id}", event)
+
+    @asynccontextmanager
+    async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
+        async with self._subscription(f"events:{session_id}") as stream:
+            yield stream
+
+    async def send_command(self, session_id: str, command: Message) -> None:
+        self._deliver(f"commands:{session_id}", command)
+
+    @asynccontextmanager
+    async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
+        async with self._subscription(f"commands:{session_id}") as stream:
+            yield stream
+
+    async def claim(self, session_id: str) -> None:
+        self._live.add(session_id)
+
+    async def release(self, session_id: str) -> None:
+        self._live.discard(session_id)
+
+    async def is_live(self, session_id: str) -> bool:
+        return session_id in self._live
+
+    def _deliver(self, channel: str, message: Message) -> None:
+        for queue in self._subscribers.get(channel, ()):
+            if queue.full():
+                queue.get_nowait()
+            queue.put_nowait(message)
+
+    @asynccontextmanager
+    async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[Message]]:
+        queue: asyncio.Queue[Message] = asyncio.Queue(QUEUE)
+        self._subscribers[channel].add(queue)
+        try:
+            yield _drain(queue)
+        finally:
+            self._subscribers[channel].discard(queue)
+            if not self._subscribers[channel]:
+                del self._subscribers[channel]
+
+
+class RedisBus:
+    """Many nodes: Redis pub/sub channels and a lease key per live interview."""
+
+    def __init__(self, redis: Redis, prefix: str, node_id: str) -> None:
+        self._redis = redis
+        self._prefix = prefix
+        self._node_id = node_id
+        self._leases: dict[str, asyncio.Task[None]] = {}
+
+    async def publish_event(self, session_id: str, event: Message) -> None:
+        await self._redis.publish(self._channel("events", session_id), json.dumps(event))
+
+    @asynccontextmanager
+    async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
+        async with self._subscription(self._channel("events", session_id)) as stream:
+            yield stream
+
+    async def send_command(self, session_id: str, command: Message) -> None:
+        await self._redis.publish(self._channel("commands", session_id), json.dumps(command))
+
+    @asynccontextmanager
+    async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
+        async with self._subscription(self._channel("commands", session_id)) as stream:
+            yield stream
+
+    async def claim(self, session_id: str) -> None:
+        await self._redis.set(self._lease(session_id), self._node_id, ex=LEASE_S)
+        self._leases[session_id] = asyncio.create_task(self._renew(session_id))
+
+    async def release(self, session_id: str) -> None:
+        task = self._leases.pop(session_id, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._redis.delete(self._lease(session_id))
+
+    async def is_live(self, session_id: str) -> bool:
+        return bool(await self._redis.exists(self._lease(session_id)))
+
+    async def _renew(self, session_id: str) -> None:
+        while True:
+            await asyncio.sleep(LEASE_S / 3)
+            try:
+                await self._redis.set(self._lease(session_id), self._node_id, ex=LEASE_S)
+            except Exception:
+                logger.exception("could not renew the lease of interview %s", session_id)
+
+    def _channel(self, kind: str, session_id: str) -> str:
+        return f"{self._prefix}:interview:{session_id}:{kind}"
+
+    def _lease(self, session_id: str) -> str:
+        return f"{self._prefix}:interview:{session_id}:node"
+
+    @asynccontextmanager
+    async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[Message]]:
+        pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        await pubsub.subscribe(channel)
+
+        async def messages() -> AsyncIterator[Message]:
+            async for raw in pubsub.listen():
+                if raw.get("type") == "message":
+                    yield json.loads(raw["data"])
+
+        try:
+            yield messages()
+        finally:
+            await pubsub.unsubscribe(channel)
+            await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py

@@ -1,0 +1,156 @@
+"""`WS /api/v1/sessions/{id}/director`: a director's socket (see CONTRACT.md).
+
+Open to the session's owner and to users with the director or admin role, on any node: the
+interview may run elsewhere, its events and the director's commands travel over the bus.
+Close codes: 4401 no valid token, 4404 no such session (or no right to it), 4409 the
+interview is not live. Bad messages, notes that are too long and bursts over 10 notes in
+10 s get an `error` event and change nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.requests import HTTPConnection
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from api.identity import optional_principal
+from auth.roles import Principal, may_direct
+from director.bus import InterviewBus, Message
+from director.limits import NoteRateLimit
+from director.protocol import Inject, Topics, parse_director_message
+from rtc.events import error_event, transcript_event
+from signaling.interview_socket import refuse, session_id_of
+from signaling.protocol import Ping, ProtocolError
+from store.messages import MessageStore
+from store.sessions import SessionStore
+
+
+@dataclass(frozen=True, slots=True)
+class DirectorContext:
+    """What director sockets need: sessions, their transcripts, the bus."""
+
+    sessions: SessionStore
+    messages: MessageStore
+    bus: InterviewBus
+
+
+def director_context(connection: HTTPConnection) -> DirectorContext:
+    """The context of the app serving this socket."""
+    context = connection.app.state.director
+    assert isinstance(context, DirectorContext)
+    return context
+
+
+async def director_socket(websocket: WebSocket) -> None:
+    await websocket.accept()
+    principal = optional_principal(websocket)
+    if principal is None:
+        await refuse(websocket, "unauthorized", "Sign in first: pass ?token=<access token>", 4401)
+        return
+    context = director_context(websocket)
+    session_id = session_id_of(websocket)
+    session = None if session_id is None else await context.sessions.get(session_id)
+    if session is None or not may_direct(principal, session.user_id):
+        await refuse(websocket, "not_found", "Session not found", 4404)
+        return
+    if not await context.bus.is_live(str(session.id)):
+        await refuse(
+            websocket, "not_live", "The interview is not live: open the console once it runs", 4409
+        )
+        return
+    await DirectorConsole(websocket, session.id, principal, context).serve()
+
+
+class DirectorConsole:
+    """One director's socket for as long as it is open."""
+
+    def __init__(
+        self,
+        websocket: WebSocket,
+        session_id: uuid.UUID,
+        principal: Principal,
+        context: DirectorContext,
+    ) -> None:
+        self._websocket = websocket
+        self._session_id = session_id
+        self._principal = principal
+        self._context = context
+        self._connection_id = uuid.uuid4().hex
+        self._limit = NoteRateLimit()
+
+    async def serve(self) -> None:
+        """Relay the interview's events out and the director's commands in."""
+        session = str(self._session_id)
+        async with self._context.bus.events(session) as events, asyncio.TaskGroup() as tasks:
+            await self._send_transcript_so_far()
+            relay = tasks.create_task(self._relay(events))
+            await self._receive()
+            relay.cancel()
+
+    async def _send_transcript_so_far(self) -> None:
+        for message in await self._context.messages.all(self._session_id):
+            await self._websocket.send_json(
+                transcript_event(message.role, message.text, message.relative_offset_ms or 0, True)
+            )
+
+    async def _relay(self, events: AsyncIterator[Message]) -> None:
+        async for event in events:
+            recipient = event.pop("to", None)
+            if recipient is not None and recipient != self._connection_id:
+                continue
+            await self._websocket.send_json(event)
+            if event.get("type") == "state" and event.get("state") == "ended":
+                await self._websocket.close(1000)
+                return
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self._websocket.receive()
+            except WebSocketDisconnect:
+                return
+            if message["type"] == "websocket.disconnect":
+                return
+            text = message.get("text")
+            if text is None:
+                await self._error("invalid_message", "Send text frames of JSON, not binary")
+                continue
+            try:
+                parsed = parse_director_message(text)
+            except ProtocolError as error:
+                await self._error(error.code, str(error))
+                continue
+            if isinstance(parsed, Ping):
+                await self._send({"type": "pong"})
+            elif not self._limit.allow():
+                await self._error(
+                    "rate_limited", "More than 10 notes in 10 seconds: wait a moment", parsed
+                )
+            else:
+                await self._context.bus.send_command(str(self._session_id), self._command(parsed))
+
+    def _command(self, message: Inject | Topics) -> Message:
+        command: Message = {
+            "from": self._connection_id,
+            "user": str(self._principal.user_id),
+            "id": message.client_id,
+        }
+        if isinstance(message, Inject):
+            command.update(kind="inject", text=message.text, now=message.now)
+        else:
+            command.update(kind="topics", topics=message.topics)
+        return command
+
+    async def _error(self, code: str, text: str, message: Inject | Topics | None = None) -> None:
+        event = error_event(text, code)
+        if message is not None and message.client_id:
+            event["id"] = message.client_id
+        await self._send(event)
+
+    async def _send(self, event: Message) -> None:
+        if self._websocket.client_state is WebSocketState.CONNECTED:
+            await self._websocket.send_json(event)

@@ -1,0 +1,57 @@
+"""The buses: events and commands in order, and which interviews are live (local and Redis)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from redis.asyncio import Redis
+
+from director.bus import InterviewBus, LocalBus, RedisBus
+from tests.conftest import REDIS_URL
+
+
+@pytest.fixture(params=["local", "redis"])
+async def buses(request: pytest.FixtureRequest) -> AsyncIterator[tuple[InterviewBus, InterviewBus]]:
+    """Two handles on one bus, as two nodes would have."""
+    if request.param == "local":
+        bus = LocalBus()
+        yield bus, bus
+        return
+    prefix = f"monumento-test-{uuid.uuid4().hex[:8]}"
+    one, two = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
+    try:
+        yield RedisBus(one, prefix, "one"), RedisBus(two, prefix, "two")
+    finally:
+        await one.aclose()
+        await two.aclose()
+
+
+async def test_events_and_commands_arrive_in_order(
+    buses: tuple[InterviewBus, InterviewBus],
+) -> None:
+    node, other = buses
+    async with other.events("s1") as events, node.commands("s1") as commands:
+        await asyncio.sleep(0.05)  # let the subscriptions settle
+        for n in range(20):
+            await node.publish_event("s1", {"n": n})
+            await other.send_command("s1", {"c": n})
+        await node.publish_event("s2", {"n": "elsewhere"})
+        async with asyncio.timeout(5):
+            received = [await anext(events) for _ in range(20)]
+            ordered = [await anext(commands) for _ in range(20)]
+    assert received == [{"n": n} for n in range(20)]
+    assert ordered == [{"c": n} for n in range(20)]
+
+
+async def test_claims_say_which_interviews_are_live(
+    buses: tuple[InterviewBus, InterviewBus],
+) -> None:
+    node, other = buses
+    assert not await other.is_live("s1")
+    await node.claim("s1")
+    assert await other.is_live("s1")
+    await node.release("s1")
+    assert not await other.is_live("s1")
