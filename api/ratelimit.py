@@ -112,12 +112,19 @@ def _decide(theoretical: float, now: float, interval: float, period: float, limi
 
 
 class RateLimitMiddleware:
-    """Limits each signed-in user, and each address for calls without a valid token."""
+    """Limits each signed-in user; each address for sign-in routes and calls without a token."""
 
-    def __init__(self, app: ASGIApp, limiter: RateLimiter, exempt: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        limiter: RateLimiter,
+        exempt: frozenset[str],
+        by_address: frozenset[str],
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.exempt = exempt
+        self.by_address = by_address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in self.exempt:
@@ -125,7 +132,7 @@ class RateLimitMiddleware:
             return
         connection = HTTPConnection(scope)
         principal = optional_principal(connection)
-        if principal is not None:
+        if principal is not None and scope["path"] not in self.by_address:
             key = f"user:{principal.user_id}"
         else:
             key = f"ip:{connection.client.host if connection.client else 'unknown'}"

@@ -45,6 +45,10 @@ from store.users import UserStore
 
 API_PREFIX = "/api/v1"
 UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", f"{API_PREFIX}/openapi.json"})
+# Credentials are guessed here, whoever is signed in: these count per client address.
+ADDRESS_LIMITED_PATHS = frozenset(
+    f"{API_PREFIX}/auth/{name}" for name in ("register", "login", "refresh", "verify-email")
+)
 
 
 def open_database(settings: Settings) -> Database:
@@ -147,7 +151,12 @@ def create_app(
                 max_age=600,
             ),
             Middleware(IdentityMiddleware, signer=signer),
-            Middleware(RateLimitMiddleware, limiter=limiter, exempt=UNLIMITED_PATHS),
+            Middleware(
+                RateLimitMiddleware,
+                limiter=limiter,
+                exempt=UNLIMITED_PATHS,
+                by_address=ADDRESS_LIMITED_PATHS,
+            ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
         lifespan=lifespan,

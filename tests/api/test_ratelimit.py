@@ -78,9 +78,9 @@ async def test_users_are_limited_separately_and_probes_are_not_limited(
         for _ in range(3):
             assert (await client.get("/auth/me", headers=first)).status_code == 200
         assert (await client.get("/auth/me", headers=first)).status_code == 429
-        # Calls without a token count against the address, which the registration already
-        # used once: two more pass, the third is refused, whatever the user's budget.
-        assert (await client.post("/auth/login", json={})).status_code == 400
+        # Sign-in routes count against the address, token or not, and the registration
+        # already used it once: two more pass, the third is refused.
+        assert (await client.post("/auth/login", json={}, headers=first)).status_code == 400
         assert (await client.post("/auth/login", json={})).status_code == 400
         assert (await client.post("/auth/login", json={})).status_code == 429
         async with httpx.AsyncClient(
