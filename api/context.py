@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from auth.accounts import Accounts
+from media.signing import MediaSigner
+from media.storage import MediaStorage
 from store.database import Database
 from store.messages import MessageStore
 from store.sessions import SessionStore
@@ -24,6 +26,9 @@ class ApiContext:
     sessions: SessionStore
     messages: MessageStore
     readiness_checks: dict[str, ReadinessCheck]
+    # Recorded media (api/media_routes.py): where it is kept, and the signer of its URLs.
+    media: MediaStorage
+    media_signer: MediaSigner
 
 
 def api_context(connection: HTTPConnection) -> ApiContext:

@@ -11,13 +11,14 @@ from auth.roles import Principal
 from auth.tokens import TokenSigner
 
 _MISSING = "missing"
+QUERY_TOKEN_PATH = "/recording/files/"
 
 
 class IdentityMiddleware:
     """Puts the caller's `Principal` (or why there is none) into the request state.
 
-    The token comes from `Authorization: Bearer …`, or, for WebSockets only (browsers
-    cannot set their headers), from the `token` query parameter.
+    The token comes from `Authorization: Bearer …`, or from the `token` query parameter where
+    a browser cannot set headers: WebSockets, and the recording's file links (`<video src>`).
     """
 
     def __init__(self, app: ASGIApp, signer: TokenSigner) -> None:
@@ -44,7 +45,7 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
-    if connection.scope["type"] == "websocket":
+    if connection.scope["type"] == "websocket" or QUERY_TOKEN_PATH in connection.url.path:
         return connection.query_params.get("token") or None
     return None
 

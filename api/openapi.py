@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from api import media_schemas as m
 from api import schemas as s
 
 _REF = "#/components/schemas/{model}"
@@ -29,7 +30,7 @@ class Operation:
     status: int = 200
     request: type[BaseModel] | None = None
     auth: bool = True
-    shape: str = "one"  # "one", "list" or "page"
+    shape: str = "one"  # "one", "list" or "page"; "file" or "redirect" (media, no JSON)
     query: tuple[str, ...] = ()
 
 
@@ -152,6 +153,33 @@ OPERATIONS = (
         request=s.MessageUpdateRequest,
     ),
     Operation("delete", _MESSAGE, "Delete a message", "messages", s.MessageResponseOut),
+    # Recorded media (api/media_routes.py)
+    Operation(
+        "get",
+        f"{_SESSION}/recording",
+        "The recording: tracks, outputs and their time-limited URLs",
+        "media",
+        m.RecordingOut,
+    ),
+    Operation(
+        "get",
+        f"{_SESSION}/recording/files/{{name}}",
+        "Redirect to a fresh URL of one recorded file (a track or output name)",
+        "media",
+        None,
+        307,
+        shape="redirect",
+    ),
+    Operation(
+        "get",
+        "/media/{sessionId}/{path}",
+        "A recorded file; the signature is the credential; byte ranges answer 206",
+        "media",
+        None,
+        auth=False,
+        shape="file",
+        query=("expires", "signature"),
+    ),
 )
 
 
@@ -188,14 +216,23 @@ def _operation(op: Operation) -> dict[str, Any]:
             body = {"type": "array", "items": body}
         elif op.shape == "page":
             body = {"type": "object", "properties": {"content": {"type": "array", "items": body}}}
+    success: dict[str, Any] = {
+        "description": "Success",
+        "content": {"application/json": {"schema": body}},
+    }
+    if op.shape == "file":
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        success["content"] = {"application/octet-stream": binary}
+    elif op.shape == "redirect":
+        success = {
+            "description": "Redirect",
+            "headers": {"Location": {"schema": {"type": "string"}}},
+        }
     operation: dict[str, Any] = {
         "summary": op.summary,
         "tags": [op.tag],
         "responses": {
-            str(op.status): {
-                "description": "Success",
-                "content": {"application/json": {"schema": body}},
-            },
+            str(op.status): success,
             "400": {"description": "Invalid input", **error},
         },
     }
@@ -210,6 +247,11 @@ def _operation(op: Operation) -> dict[str, Any]:
             "schema": {"type": "string", "format": "uuid"},
         }
         for name in ("sessionId", "messageId")
+        if f"{{{name}}}" in op.path
+    ]
+    parameters += [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in ("name", "path")
         if f"{{{name}}}" in op.path
     ]
     parameters += [{"name": name, "in": "query", "schema": {"type": "string"}} for name in op.query]

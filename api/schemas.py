@@ -147,6 +147,9 @@ class SessionOut(CamelModel):
     metadata: Metadata
     created_at: IsoDateTime
     updated_at: IsoDateTime
+    progress: float | None = Field(
+        description="While status is processing: how far finalisation has come, 0 to 1"
+    )
 
     @classmethod
     def of(cls, record: SessionRecord) -> SessionOut:
@@ -165,6 +168,7 @@ class SessionOut(CamelModel):
             metadata=record.metadata,
             created_at=record.created_at,
             updated_at=record.updated_at,
+            progress=record.progress,
         )
 
 

@@ -100,6 +100,7 @@ async def delete_session(request: Request) -> JSONResponse:
     session_id = path_uuid(request, "session_id", "Session")
     if not await api_context(request).sessions.delete_owned(session_id, principal.user_id):
         raise not_found("Session")
+    await api_context(request).media.delete_session(session_id)
     return JSONResponse(dump(MessageResponseOut(message="Session deleted")))
 
 

@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     rejoin_grace_seconds: float = Field(default=30.0, ge=0)
     intro_sting_path: Path | None = None
 
+    # Recorded media (media/): local disk served by the app, or an S3-compatible bucket
+    # (AWS S3, Cloudflare R2, MinIO). URLs expire after the TTL (SigV4 allows up to 7 days).
+    media_storage: Literal["local", "s3"] = "local"
+    media_url_ttl_seconds: int = Field(default=3600, ge=60, le=604_800)
+    s3_endpoint_url: str | None = None  # unset: AWS; R2: https://<account>.r2.cloudflarestorage.com
+    s3_bucket: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None  # unset (with the secret): boto3's credential chain
+    s3_secret_access_key: SecretStr | None = None
+    s3_prefix: str = "media"
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
@@ -16,11 +17,11 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
-from api import auth_routes, health_routes, message_routes, openapi, session_routes
+from api import auth_routes, health_routes, media_routes, message_routes, openapi, session_routes
 from api.context import ApiContext, ReadinessCheck
 from api.errors import EXCEPTION_HANDLERS
 from api.identity import IdentityMiddleware
-from api.ratelimit import MemoryRateLimiter, RateLimiter, RateLimitMiddleware, RedisRateLimiter
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from api.request_id import REQUEST_ID_HEADER, RequestIdMiddleware
 from auth.accounts import Accounts
 from auth.mail import EmailSender, build_email_sender
@@ -29,7 +30,10 @@ from auth.tokens import TokenSigner
 from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
+from media.build import build_media_storage
+from monumento.finalisation import StoreJobHooks
 from monumento.interviews import build_registry
+from recorder.jobs import FinalisationQueue, pending_recordings
 from recorder.recovery import recover_recordings
 from rtc.bridge.speech import SpeechSynthesizer
 from rtc.peers.ice import parse_ice_servers
@@ -89,9 +93,18 @@ def create_app(
         public_base_url=settings.public_base_url,
     )
     sessions, messages = SessionStore(database), MessageStore(database)
+    # Recorded media: local disk or S3, and the signer of the media URLs the app serves.
+    media, media_signer = build_media_storage(
+        settings, f"{settings.public_base_url.rstrip('/')}{API_PREFIX}/media"
+    )
     synthesizer = SpeechSynthesizer()
     # One thread writes every track file of the process (cheap appends, once a second each).
     recorder_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-io")
+    notes = DirectorNoteStore(database)
+    finalisation = FinalisationQueue(
+        settings.data_dir,
+        StoreJobHooks(sessions, messages, notes, media, settings.public_base_url),
+    )
     bus: InterviewBus = LocalBus()
     if redis is not None:
         bus = RedisBus(redis, settings.redis_key_prefix, settings.node_id or uuid.uuid4().hex)
@@ -102,7 +115,8 @@ def create_app(
         synthesizer,
         recorder_io,
         bus,
-        DirectorNoteStore(database),
+        notes,
+        finalisation.enqueue,
         bridge_factory,
     )
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
@@ -117,12 +131,19 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await database.migrate()
-        for session_id in await asyncio.to_thread(recover_recordings, settings.data_dir / "media"):
-            await sessions.set_status(uuid.UUID(session_id), "ready")
+        media_dir = settings.data_dir / "media"
+        await asyncio.to_thread(recover_recordings, media_dir)
+        for session_id in await asyncio.to_thread(pending_recordings, media_dir):
+            await sessions.set_status(session_id, "processing")
+            finalisation.enqueue(session_id)
+        finaliser = asyncio.create_task(finalisation.run(), name="finalisation")
         try:
             yield
         finally:
             await registry.close()
+            finaliser.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await finaliser
             await asyncio.to_thread(recorder_io.shutdown)
             await asyncio.to_thread(synthesizer.close)
             await http.aclose()
@@ -133,6 +154,7 @@ def create_app(
     api_routes: list[BaseRoute] = [
         *auth_routes.routes,
         *session_routes.routes,
+        *media_routes.routes,
         *message_routes.routes,
         *openapi.routes,
         WebSocketRoute("/sessions/{session_id}/interview", interview_socket),
@@ -152,10 +174,11 @@ def create_app(
             ),
             Middleware(IdentityMiddleware, signer=signer),
             Middleware(
-                RateLimitMiddleware,
+                media_routes.RateLimitExceptMedia,
                 limiter=limiter,
                 exempt=UNLIMITED_PATHS,
                 by_address=ADDRESS_LIMITED_PATHS,
+                media_prefix=f"{API_PREFIX}/media/",
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -167,7 +190,10 @@ def create_app(
         sessions=sessions,
         messages=messages,
         readiness_checks=readiness,
+        media=media,
+        media_signer=media_signer,
     )
+    app.state.finalisation = finalisation
     app.state.director = DirectorContext(sessions=sessions, messages=messages, bus=bus)
     app.state.signaling = SignalingContext(
         registry=registry, sessions=sessions, ice_servers=parse_ice_servers(settings.ice_servers)

@@ -125,6 +125,7 @@ def build_registry(
     recorder_io: Executor,
     bus: InterviewBus,
     notes: DirectorNoteStore,
+    on_recorded: Callable[[uuid.UUID], None],
     hosts: BridgeFactory | None = None,
 ) -> InterviewRegistry:
     """The process's interview registry, with ICE set up as the settings say."""
@@ -140,6 +141,7 @@ def build_registry(
         recorders=lambda session_id: SessionRecorder(
             session_media_dir(settings.data_dir, session_id), str(session_id), recorder_io
         ),
+        on_recorded=on_recorded,
         persistence=StoreInterviewPersistence(sessions, messages, notes),
         bus=bus,
         settings=RegistrySettings(

@@ -9,7 +9,7 @@ before it loses its overlapping start. A file cut short by a crash is read up to
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,10 +36,13 @@ class AudioSource:
         return self.start_ms * SAMPLE_RATE // 1000
 
 
-def decode(path: Path) -> Iterator[tuple[int | None, Samples]]:
+def decode(
+    path: Path, on_progress: Callable[[float], None] | None = None
+) -> Iterator[tuple[int | None, Samples]]:
     """Mono float frames with their first sample's position in the file (None if unknown).
 
-    Stops quietly at the first damage: what was decoded before it stays usable.
+    A packet that does not decode is skipped; the file ends at the first damage to the
+    container (a cut), keeping what came before. `on_progress` hears the fraction read.
     """
     try:
         container = av.open(str(path))
@@ -50,25 +53,36 @@ def decode(path: Path) -> Iterator[tuple[int | None, Samples]]:
         if not container.streams.audio:
             logger.warning("%s has no audio stream", path)
             return
-        stream = container.streams.audio[0]
+        size = max(1, path.stat().st_size)
         resampler = av.AudioResampler(format="fltp", rate=SAMPLE_RATE)
-        packets = container.demux(stream)
-        ended = False
-        while not ended:
+        packets = container.demux(container.streams.audio[0])
+        while True:
             try:
-                frames = [
-                    out for frame in next(packets).decode() for out in resampler.resample(frame)
-                ]
+                packet = next(packets)
             except StopIteration:
-                frames, ended = resampler.resample(None), True
+                break
             except av.FFmpegError as error:
                 logger.warning("%s is damaged, keeping what came before: %s", path, error)
-                frames, ended = resampler.resample(None), True
+                break
+            try:
+                frames = packet.decode()
+            except av.FFmpegError as error:
+                logger.warning("skipping a packet of %s that does not decode: %s", path, error)
+                continue
             for frame in frames:
-                position = None
-                if frame.pts is not None and frame.time_base is not None:
-                    position = round(frame.pts * frame.time_base * SAMPLE_RATE)
-                yield position, frame.to_ndarray().mean(axis=0, dtype=np.float32)
+                yield from _placed(resampler.resample(frame))
+            if on_progress is not None and packet.pos is not None and packet.pos >= 0:
+                on_progress(packet.pos / size)
+        yield from _placed(resampler.resample(None))
+
+
+def _placed(frames: list[av.AudioFrame]) -> Iterator[tuple[int | None, Samples]]:
+    """Each frame's position in samples (None if unknown) and its channels' mean."""
+    for frame in frames:
+        position = None
+        if frame.pts is not None and frame.time_base is not None:
+            position = round(frame.pts * frame.time_base * SAMPLE_RATE)
+        yield position, frame.to_ndarray().mean(axis=0, dtype=np.float32)
 
 
 class _Cursor:
@@ -78,13 +92,13 @@ class _Cursor:
         self._frames = decode(source.path)
         self._start = source.start
         self._chunk: tuple[int, Samples] | None = None
-        self.end = self._start  # the timeline position after the last sample placed
-        self.done = False
+        self._end = self._start  # the timeline position after the last sample placed
+        self._done = False
 
     def add_into(self, block: Samples, position: int, gain: float) -> None:
         """Add this track's samples for `block` (which starts at `position`) times `gain`."""
         block_end = position + len(block)
-        while not self.done:
+        while not self._done:
             if self._chunk is None:
                 self._chunk = self._next()
                 continue
@@ -100,34 +114,24 @@ class _Cursor:
 
     def _next(self) -> tuple[int, Samples] | None:
         for offset, samples in self._frames:
-            at = self.end if offset is None else self._start + offset
-            if at < self.end:  # overlaps what was placed: keep only the new part
-                samples, at = samples[self.end - at :], self.end
+            at = self._end if offset is None else self._start + offset
+            if at < self._end:  # overlaps what was placed: keep only the new part
+                samples, at = samples[self._end - at :], self._end
             if len(samples):
-                self.end = at + len(samples)
+                self._end = at + len(samples)
                 return at, samples
-        self.done = True
+        self._done = True
         return None
 
 
 def mix(
-    sources: Sequence[AudioSource], gains: Sequence[float], *, length: int | None = None
+    sources: Sequence[AudioSource], gains: Sequence[float], *, length: int
 ) -> Iterator[Samples]:
-    """The tracks times their gains, summed, in blocks from the interview's zero.
-
-    Runs until every track has ended, or for exactly `length` samples when given.
-    """
+    """The tracks times their gains, summed, in blocks from the interview's zero: `length`
+    samples in all, silence where no track has any."""
     cursors = [_Cursor(source) for source in sources]
-    position = 0
-    while length is None or position < length:
-        size = BLOCK if length is None else min(BLOCK, length - position)
-        block = np.zeros(size, dtype=np.float32)
+    for position in range(0, length, BLOCK):
+        block = np.zeros(min(BLOCK, length - position), dtype=np.float32)
         for cursor, gain in zip(cursors, gains, strict=True):
             cursor.add_into(block, position, gain)
-        if length is None and all(cursor.done for cursor in cursors):
-            end = max((cursor.end for cursor in cursors), default=0)
-            if end > position:
-                yield block[: end - position]
-            return
         yield block
-        position += size

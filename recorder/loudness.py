@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 SAMPLE_RATE = 48_000
 SILENT_LUFS = -70.0  # BS.1770's absolute gate: nothing louder was measured
+_PEAK_FLOOR = 1e-6  # -120 dB: what silence's peak reads as (finite, for JSON)
 
 Samples = npt.NDArray[np.float32]
 
@@ -74,7 +75,7 @@ class LoudnessMeter:
         """The measurement of everything added (the meter cannot be fed after this)."""
         self._graph.push(None)
         self._pull()
-        return Loudness(self._integrated, decibels(self._peak))
+        return Loudness(self._integrated, decibels(max(self._peak, _PEAK_FLOOR)))
 
     def _pull(self) -> None:
         while True:
@@ -165,4 +166,6 @@ class TruePeakLimiter:
         )
         width = 2 * self._attack + 1
         sums = np.cumsum(np.pad(held, (self._attack + 1, self._attack), constant_values=1.0))
-        return (sums[width:] - sums[:-width]) / width
+        smoothed = (sums[width:] - sums[:-width]) / width
+        smoothed[smoothed > 1 - 1e-9] = 1.0  # rounding in the sums must not touch the rest
+        return smoothed

@@ -51,7 +51,10 @@ class OpusTrack:
         while position >= self.written + OPUS_FRAME:
             self.written += OPUS_FRAME
             self.pending.append((self.silence, self.written))
-        self.written += opus_samples(packet) or OPUS_FRAME
+        samples = opus_samples(packet)
+        if not samples:  # an empty payload: 20 ms of nothing, written as real silence
+            packet, samples = self.silence, OPUS_FRAME
+        self.written += samples
         self.pending.append((packet, self.written))
 
     def take(self) -> list[tuple[bytes, int]]:

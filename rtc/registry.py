@@ -86,6 +86,7 @@ class InterviewRegistry:
         bus: InterviewBus,
         sources: Callable[[], list[OneShotSource]] = list,
         recorders: Callable[[uuid.UUID], SessionRecorder] | None = None,
+        on_recorded: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self._bridge_factory = bridge_factory
         self._persistence = persistence
@@ -93,6 +94,7 @@ class InterviewRegistry:
         self._settings = settings
         self._sources = sources
         self._recorders = recorders
+        self._on_recorded = on_recorded
         self._interviews: dict[uuid.UUID, Interview] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._empty = asyncio.Event()
@@ -149,7 +151,12 @@ class InterviewRegistry:
                 went_live = True
                 await self._persistence.set_status(session_id, "live")
             elif phase is InterviewPhase.ENDED and went_live:
-                await self._persistence.set_status(session_id, "ready")
+                recorder = interview.recorder
+                if recorder is not None and recorder.manifest.tracks and self._on_recorded:
+                    await self._persistence.set_status(session_id, "processing")
+                    self._on_recorded(session_id)
+                else:
+                    await self._persistence.set_status(session_id, "ready")
 
         interview = Interview(
             session_id,

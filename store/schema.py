@@ -6,6 +6,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -80,6 +81,7 @@ sessions = Table(
     Column("metadata", JsonDocument, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("progress", Float),
     CheckConstraint(
         "status IN ('created', 'live', 'processing', 'ready', 'failed')", name="status"
     ),

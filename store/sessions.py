@@ -31,6 +31,7 @@ class SessionRecord:
     metadata: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    progress: float | None = None
 
 
 UPDATABLE_COLUMNS = frozenset(
@@ -148,12 +149,16 @@ class SessionStore:
             ).one()
         return SessionRecord(**row._mapping)
 
-    async def set_status(self, session_id: uuid.UUID, status: str) -> None:
-        """Move the session to a status (the interview engine's transitions)."""
+    async def set_status(self, session_id: uuid.UUID, status: str, **columns: Any) -> None:
+        """Move the session to a status (the engine's and the recorder's transitions)."""
+        await self.set_server_fields(session_id, status=status, **columns)
+
+    async def set_server_fields(self, session_id: uuid.UUID, **columns: Any) -> None:
+        """Fields the server maintains: status, progress, video and transcript URLs."""
         statement = (
             update(sessions)
             .where(sessions.c.id == session_id)
-            .values(status=status, updated_at=utc_now())
+            .values(**columns, updated_at=utc_now())
         )
         async with self._engine.begin() as connection:
             await connection.execute(statement)

@@ -88,7 +88,7 @@ async def test_openapi_document_lists_every_endpoint(
     assert response.status_code == 200
     document = response.json()
     assert document["openapi"].startswith("3.")
-    assert len(OPERATIONS) == 17
+    assert len(OPERATIONS) == 20
     for operation in OPERATIONS:
         assert operation.method in document["paths"][operation.path]
     schemas = document["components"]["schemas"]

@@ -31,6 +31,7 @@ SESSION_KEYS = {
     "metadata",
     "createdAt",
     "updatedAt",
+    "progress",
 }
 
 

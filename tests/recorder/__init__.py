@@ -1,0 +1,1 @@
+"""Tests of the recorder: track writers, crash repair and finalisation."""

@@ -25,7 +25,13 @@ from tests.conftest import make_settings
 from tests.live_server import LiveServer, free_port, serve
 from tests.media.speech import speech_pcm
 from tests.rtc.guest_client import GuestClient
-from tests.signaling.test_interview_socket import ANSWER, new_session, socket_url
+from tests.signaling.test_interview_socket import (
+    ANSWER,
+    finished_session,
+    new_session,
+    socket_url,
+)
+
 
 @pytest.fixture
 async def server(tmp_path: Path, database_url: str) -> AsyncIterator[LiveServer]:
@@ -57,9 +63,7 @@ def first_loud_ms(envelope: np.ndarray, after_ms: int = 0, threshold: float = 0.
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_an_interview_leaves_three_tracks_in_sync(
-    server: LiveServer, tmp_path: Path
-) -> None:
+async def test_an_interview_leaves_three_tracks_in_sync(server: LiveServer, tmp_path: Path) -> None:
     token, headers, session_id = await new_session(server)
     guest = GuestClient(socket_url(server, session_id, token), camera=True)
     try:
@@ -76,12 +80,18 @@ async def test_an_interview_leaves_three_tracks_in_sync(
     finally:
         await guest.close()
 
+    session = await finished_session(server, headers, session_id)
+    assert session["status"] == "ready"
     folder = session_media_dir(tmp_path / "data", session_id)
     manifest = read_manifest(folder)
-    assert manifest is not None and manifest.state == "complete"
+    assert manifest is not None and manifest.state == "finalised"
     tracks = {entry.name: entry for entry in manifest.tracks}
     assert set(tracks) == {"guest-audio", "guest-video", "host-audio"}
     assert all(entry.state == "complete" and entry.duration_ms for entry in tracks.values())
+    with av.open(str(folder / manifest.outputs["video"])) as finished:
+        kinds = sorted(stream.type for stream in finished.streams)
+        assert kinds == ["audio", "video"]
+        assert finished.streams.video[0].codec_context.name == "h264"
 
     # The guest's words sit in their track where the transcript says they began.
     guest_audio = tracks["guest-audio"]
@@ -159,14 +169,14 @@ async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None
     process = _serve(env, port)
     try:
         await _wait_ready(live.http)
-        manifest = read_manifest(folder)
-        assert manifest is not None and manifest.state == "repaired"
-        async with httpx.AsyncClient(base_url=f"{live.http}/api/v1", headers=headers) as http:
-            session = (await http.get(f"/sessions/{session_id}")).json()
+        session = await finished_session(live, headers, session_id)
         assert session["status"] == "ready"
+        manifest = read_manifest(folder)
+        assert manifest is not None and manifest.state == "finalised"
     finally:
         process.terminate()
         process.wait(timeout=30)
+    assert manifest.outputs["video"] == "final/interview.mp4"
     for entry in manifest.tracks:
         assert entry.state == "repaired"
         end_ms = entry.start_offset_ms + (entry.duration_ms or 0)

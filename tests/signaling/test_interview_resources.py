@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import httpx
 import pytest
 from aiortc import RTCPeerConnection
 
@@ -16,7 +16,7 @@ from monumento.app import create_app
 from tests.conftest import make_settings
 from tests.live_server import LiveServer, serve
 from tests.rtc.guest_client import GuestClient
-from tests.signaling.test_interview_socket import new_session, socket_url
+from tests.signaling.test_interview_socket import finished_session, new_session, socket_url
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 JOINS = 50
@@ -49,14 +49,22 @@ async def test_the_interview_wraps_up_and_ends_on_time(fast_server: LiveServer) 
         assert 15_000 <= ended["elapsedMs"] < 16_500
     finally:
         await guest.close()
-    async with httpx.AsyncClient(base_url=f"{fast_server.http}/api/v1", headers=headers) as http:
-        assert (await http.get(f"/sessions/{session_id}")).json()["status"] == "ready"
+    assert (await finished_session(fast_server, headers, session_id))["status"] == "ready"
+
+
+def _open_files() -> int:
+    """Open descriptors, not counting the database's: its connection pool (bounded) may grow."""
+    targets = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):
+            targets.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sum(".db" not in target for target in targets)
 
 
 def _resources() -> tuple[int, int, int]:
     gc.collect()
     peers = sum(isinstance(obj, RTCPeerConnection) for obj in gc.get_objects())
-    return len(asyncio.all_tasks()), len(os.listdir("/proc/self/fd")), peers
+    return len(asyncio.all_tasks()), _open_files(), peers
 
 
 async def test_joining_and_leaving_50_times_leaks_nothing(fast_server: LiveServer) -> None:
@@ -73,15 +81,20 @@ async def test_joining_and_leaving_50_times_leaks_nothing(fast_server: LiveServe
         finally:
             await guest.close()
 
+    finalisation = fast_server.app.state.finalisation
+
+    async def settled() -> tuple[int, int, int]:
+        async with asyncio.timeout(120):
+            await registry.wait_until_empty()
+            await finalisation.idle.wait()
+        await asyncio.sleep(0.5)
+        return _resources()
+
     await join_and_end()  # warm-up: first-use caches and pools
-    await asyncio.sleep(0.5)
-    before = _resources()
+    before = await settled()
     for _ in range(JOINS):
         await join_and_end()
-    async with asyncio.timeout(10):
-        await registry.wait_until_empty()
-    await asyncio.sleep(0.5)
-    tasks, files, peers = _resources()
+    tasks, files, peers = await settled()
     assert tasks <= before[0], f"tasks {before[0]} → {tasks}"
     assert files <= before[1] + 2, f"open files {before[1]} → {files}"
     assert peers <= before[2], f"peer connections {before[2]} → {peers}"

@@ -56,6 +56,21 @@ async def new_session(server: LiveServer, **changes: Any) -> tuple[str, dict[str
     return auth["accessToken"], headers, session["id"]
 
 
+async def finished_session(
+    server: LiveServer, headers: dict[str, str], session_id: str, within_s: float = 90.0
+) -> dict[str, Any]:
+    """The session once its recording has been finalised (status `ready` or `failed`)."""
+    seen: list[tuple[str, float | None]] = []
+    async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
+        for _ in range(int(within_s * 5)):
+            session: dict[str, Any] = (await http.get(f"/sessions/{session_id}")).json()
+            seen.append((session["status"], session["progress"]))
+            if session["status"] in ("ready", "failed"):
+                return session
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"never finalised: {seen[-5:]}")
+
+
 def socket_url(server: LiveServer, session_id: str, token: str) -> str:
     return f"{server.ws}/api/v1/sessions/{session_id}/interview?token={token}"
 
@@ -109,13 +124,15 @@ async def test_a_guest_is_interviewed_by_the_offline_host(server: LiveServer) ->
 
     async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
         messages = (await http.get(f"/sessions/{session_id}/messages")).json()
-        session = (await http.get(f"/sessions/{session_id}")).json()
+        assert (await http.get(f"/sessions/{session_id}")).json()["status"] == "processing"
+    session = await finished_session(server, headers, session_id)
     roles = [message["role"] for message in messages]
     assert roles[:3] == ["ai", "user", "ai"]
     offsets = [message["relativeOffset"] for message in messages]
     assert offsets == sorted(offsets)
     assert 0 <= offsets[0] < 5_000
-    assert session["status"] == "ready"
+    assert session["status"] == "ready" and session["progress"] == 1.0
+    assert session["videoUrl"].endswith(f"/sessions/{session_id}/recording/files/video")
     registry = server.app.state.signaling.registry
     assert len(registry) == 0
 
@@ -253,8 +270,7 @@ async def test_an_interview_ends_when_the_guest_does_not_come_back(server: LiveS
     registry = server.app.state.signaling.registry
     async with asyncio.timeout(10):
         await registry.wait_until_empty()
-    async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
-        assert (await http.get(f"/sessions/{session_id}")).json()["status"] == "ready"
+    assert (await finished_session(server, headers, session_id))["status"] == "ready"
     late = GuestClient(socket_url(server, session_id, token))
     try:
         await late.connect()
