@@ -32,7 +32,7 @@ from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
 from media.build import build_media_storage
 from monumento.finalisation import StoreJobHooks
-from monumento.interviews import build_registry
+from monumento.interviews import SharedTranscriber, build_registry
 from recorder.jobs import FinalisationQueue, pending_recordings
 from recorder.recovery import recover_recordings
 from rtc.bridge.speech import SpeechSynthesizer
@@ -98,6 +98,7 @@ def create_app(
         settings, f"{settings.public_base_url.rstrip('/')}{API_PREFIX}/media"
     )
     synthesizer = SpeechSynthesizer()
+    transcriber = SharedTranscriber(settings)
     # One thread writes every track file of the process (cheap appends, once a second each).
     recorder_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="recorder-io")
     notes = DirectorNoteStore(database)
@@ -113,6 +114,7 @@ def create_app(
         sessions,
         messages,
         synthesizer,
+        transcriber,
         recorder_io,
         bus,
         notes,
@@ -146,6 +148,7 @@ def create_app(
                 await finaliser
             await asyncio.to_thread(recorder_io.shutdown)
             await asyncio.to_thread(synthesizer.close)
+            await transcriber.close()
             await http.aclose()
             if redis is not None:
                 await redis.aclose()

@@ -17,7 +17,7 @@ from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
 from rtc.bridge.offline import OfflineHost
 from rtc.bridge.speech import SpeechSynthesizer
-from rtc.bridge.transcriber import build_transcriber
+from rtc.bridge.transcriber import Transcriber, build_transcriber
 from rtc.interview import VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
@@ -69,16 +69,39 @@ class StoreInterviewPersistence:
         )
 
 
-def bridge_factory(settings: Settings, synthesizer: SpeechSynthesizer) -> BridgeFactory:
+class SharedTranscriber:
+    """One transcriber for every offline interview of the process, built for the first one.
+
+    PocketSphinx's model takes ~0.4 s to load with the GIL held: once per process, and only
+    in a process that runs an offline interview.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._transcriber: Transcriber | None = None
+
+    def get(self) -> Transcriber:
+        """The transcriber, built on first use."""
+        if self._transcriber is None:
+            key = self._settings.openai_api_key
+            self._transcriber = build_transcriber(
+                key.get_secret_value() if key else None, self._settings.openai_base_url
+            )
+        return self._transcriber
+
+    async def close(self) -> None:
+        """Release it, if it was ever built."""
+        if self._transcriber is not None:
+            await self._transcriber.close()
+
+
+def bridge_factory(
+    settings: Settings, synthesizer: SpeechSynthesizer, transcriber: SharedTranscriber
+) -> BridgeFactory:
     """Gemini Live when a key is set, the offline host otherwise."""
-    openai_key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
 
     def offline(brief: HostBrief) -> HostBridge:
-        return OfflineHost(
-            brief,
-            synthesizer=synthesizer,
-            transcriber=build_transcriber(openai_key, settings.openai_base_url),
-        )
+        return OfflineHost(brief, synthesizer=synthesizer, transcriber=transcriber.get())
 
     if settings.gemini_api_key is None:
         return offline
@@ -122,6 +145,7 @@ def build_registry(
     sessions: SessionStore,
     messages: MessageStore,
     synthesizer: SpeechSynthesizer,
+    transcriber: SharedTranscriber,
     recorder_io: Executor,
     bus: InterviewBus,
     notes: DirectorNoteStore,
@@ -136,7 +160,7 @@ def build_registry(
         )
     )
     return InterviewRegistry(
-        bridge_factory=hosts or bridge_factory(settings, synthesizer),
+        bridge_factory=hosts or bridge_factory(settings, synthesizer, transcriber),
         sources=intro_sources(settings.intro_sting_path),
         recorders=lambda session_id: SessionRecorder(
             session_media_dir(settings.data_dir, session_id), str(session_id), recorder_io

@@ -50,7 +50,11 @@ class Synthesizer(Protocol):
 
 
 class OfflineHost:
-    """A `HostBridge` that runs entirely on this machine."""
+    """A `HostBridge` that runs entirely on this machine.
+
+    The synthesizer and transcriber are shared by every interview of the process (their
+    models load once); the host borrows them and does not close them.
+    """
 
     def __init__(
         self,
@@ -124,7 +128,6 @@ class OfflineHost:
         for task in list(self._work):
             task.cancel()
         await asyncio.gather(*self._work, return_exceptions=True)
-        await self._transcriber.close()
         with contextlib.suppress(asyncio.QueueFull):
             self._events.put_nowait(None)
 

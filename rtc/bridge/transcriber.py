@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import time
 import wave
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 import av
@@ -27,9 +28,16 @@ SPHINX_SAMPLE_RATE = 16_000
 DEFAULT_MAX_SECONDS = 60.0
 WHISPER_MIN_SECONDS = 0.1  # the API answers 400 "Audio file is too short" below this
 
+# The decoder holds the GIL while it works, so it is fed 20 ms of audio at a time and offers
+# the GIL to the event loop's thread between two calls: the loop then waits for one chunk's
+# decoding (a few ms), not the utterance's. For the same reason the second, "flat" search pass,
+# which runs over the whole utterance inside `end_utt` (0.1-0.3 s), is off; the lattice's best
+# path is still rescored.
+_CHUNK_BYTES = SPHINX_SAMPLE_RATE // 50 * 2
+
 
 class Transcriber(Protocol):
-    """Turns one utterance of the guest into text; one instance serves one interview."""
+    """Turns one utterance of a guest into text; one instance may serve many interviews."""
 
     async def transcribe(self, pcm: bytes, sample_rate: int) -> str:
         """The text of one whole utterance (mono s16le at `sample_rate`), "" if none."""
@@ -42,9 +50,12 @@ class PocketSphinxTranscriber:
     """Offline recognition, so the host without network still transcribes the guest.
 
     Decoding is CPU work: it runs on one worker thread owned by this instance, where the
-    decoder is created on first use and then reused; calls queue behind each other. Input at
-    another rate than 16 kHz is resampled. Utterances longer than `max_seconds` are cut to
-    their last `max_seconds`, which bounds the time and memory one call can take.
+    decoder is created once and reused; calls queue behind each other. The decoder starts
+    loading at construction (~0.4 s, during which the GIL is held: build one transcriber per
+    process, not one per utterance or interview). Input at another rate than
+    16 kHz is resampled. Utterances longer than `max_seconds` are cut to their last
+    `max_seconds`, which bounds the time and memory one call can take. The decoder adapts to
+    the guest's channel (live cepstral mean normalisation) over the interview's turns.
     """
 
     def __init__(self, *, max_seconds: float = DEFAULT_MAX_SECONDS) -> None:
@@ -52,7 +63,10 @@ class PocketSphinxTranscriber:
             raise ValueError("max_seconds must be positive")
         self._max_seconds = max_seconds
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pocketsphinx")
-        self._decoder: pocketsphinx.Decoder | None = None  # only touched on the worker thread
+        # Created on the worker thread, first in its queue; only ever used there.
+        self._decoder: Future[pocketsphinx.Decoder] = self._executor.submit(
+            pocketsphinx.Decoder, loglevel="FATAL", fwdflat=False
+        )
 
     async def transcribe(self, pcm: bytes, sample_rate: int) -> str:
         """The recognised words, lower-case and space-separated ("" for silence or noise)."""
@@ -62,20 +76,19 @@ class PocketSphinxTranscriber:
         return await loop.run_in_executor(self._executor, self._decode, pcm, sample_rate)
 
     async def close(self) -> None:
-        """Wait for a decode in progress, then stop the worker thread and drop the decoder."""
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
-        self._decoder = None
+        """Let the decodes already asked for finish, then stop the worker thread."""
+        await asyncio.to_thread(self._executor.shutdown, wait=True)
 
     def _decode(self, pcm: bytes, sample_rate: int) -> str:
         keep = max(1, int(self._max_seconds * sample_rate)) * 2
         audio = to_16k(pcm[: len(pcm) // 2 * 2][-keep:], sample_rate)
         if not audio:
             return ""
-        if self._decoder is None:
-            self._decoder = pocketsphinx.Decoder(loglevel="FATAL")
-        decoder = self._decoder
+        decoder = self._decoder.result()  # done: it ran first; raises if the model did not load
         decoder.start_utt()
-        decoder.process_raw(audio, no_search=False, full_utt=True)
+        for start in range(0, len(audio), _CHUNK_BYTES):
+            decoder.process_raw(audio[start : start + _CHUNK_BYTES])
+            time.sleep(0)  # releases the GIL, which a waiting event loop takes
         decoder.end_utt()
         hypothesis = decoder.hyp()
         return "" if hypothesis is None else " ".join(hypothesis.hypstr.split())
