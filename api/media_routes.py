@@ -6,7 +6,7 @@ credential themselves, so `<video src>` works: locally `GET /media/{id}/{path}?e
 `GET /sessions/{id}/recording/files/{name}` is the stable address stored in a session's
 `videoUrl` and `transcriptUrl`: it redirects the owner to a fresh URL of that file.
 
-Signed media URLs are exempt from the request rate limiter (`RateLimitExceptMedia`): they
+Signed media URLs are exempt from the request rate limiter (see `monumento/app.py`): they
 carry no token, so they would count per client address, and one `<video>` makes a request
 per seek and buffered range; a few viewers behind one address would exhaust the budget and
 see playback fail. Limiting them protects no credential (the signature is a 256-bit MAC,
@@ -22,7 +22,6 @@ from pathlib import Path, PurePosixPath
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.context import api_context
 from api.errors import ApiError, not_found
@@ -32,7 +31,6 @@ from api.media_schemas import (
     RecordingTrackOut,
     TranscriptFilesOut,
 )
-from api.ratelimit import RateLimiter, RateLimitMiddleware
 from api.schemas import dump
 from api.session_routes import owned_session
 from media.content_types import content_type
@@ -148,27 +146,6 @@ def _read_recording(folder: Path) -> tuple[Manifest, set[str]] | None:
     finished = [track.file for track in manifest.tracks if track.state != "recording"]
     listed = finished + list(manifest.outputs.values())
     return manifest, {name for name in listed if find_file(folder, name) is not None}
-
-
-class RateLimitExceptMedia(RateLimitMiddleware):
-    """The request rate limiter, except for signed media URLs (see the module's docstring)."""
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        limiter: RateLimiter,
-        exempt: frozenset[str],
-        by_address: frozenset[str],
-        media_prefix: str,
-    ) -> None:
-        super().__init__(app, limiter, exempt, by_address)
-        self.media_prefix = media_prefix
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(self.media_prefix):
-            await self.app(scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
 
 
 routes = [

@@ -120,14 +120,21 @@ class RateLimitMiddleware:
         limiter: RateLimiter,
         exempt: frozenset[str],
         by_address: frozenset[str],
+        exempt_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.limiter = limiter
         self.exempt = exempt
         self.by_address = by_address
+        self.exempt_prefixes = exempt_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] == "OPTIONS" or scope["path"] in self.exempt:
+        if (
+            scope["type"] != "http"
+            or scope["method"] == "OPTIONS"
+            or scope["path"] in self.exempt
+            or scope["path"].startswith(self.exempt_prefixes)
+        ):
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)

@@ -21,7 +21,7 @@ from api import auth_routes, health_routes, media_routes, message_routes, openap
 from api.context import ApiContext, ReadinessCheck
 from api.errors import EXCEPTION_HANDLERS
 from api.identity import IdentityMiddleware
-from api.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from api.ratelimit import MemoryRateLimiter, RateLimiter, RateLimitMiddleware, RedisRateLimiter
 from api.request_id import REQUEST_ID_HEADER, RequestIdMiddleware
 from auth.accounts import Accounts
 from auth.mail import EmailSender, build_email_sender
@@ -177,11 +177,12 @@ def create_app(
             ),
             Middleware(IdentityMiddleware, signer=signer),
             Middleware(
-                media_routes.RateLimitExceptMedia,
+                RateLimitMiddleware,
                 limiter=limiter,
                 exempt=UNLIMITED_PATHS,
                 by_address=ADDRESS_LIMITED_PATHS,
-                media_prefix=f"{API_PREFIX}/media/",
+                # Signed media URLs: a seeking <video> makes many requests; the HMAC guards them.
+                exempt_prefixes=(f"{API_PREFIX}/media/",),
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
