@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketState
 
 from api.identity import optional_principal
 from auth.roles import Principal, may_direct
@@ -23,6 +23,7 @@ from director.bus import InterviewBus, Message
 from director.limits import NoteRateLimit
 from director.protocol import Inject, Topics, parse_director_message
 from rtc.events import error_event, transcript_event
+from signaling.frames import BINARY_FRAME, text_frames
 from signaling.interview_socket import refuse, session_id_of
 from signaling.protocol import Ping, ProtocolError
 from store.messages import MessageStore
@@ -108,16 +109,9 @@ class DirectorConsole:
                 return
 
     async def _receive(self) -> None:
-        while True:
-            try:
-                message = await self._websocket.receive()
-            except WebSocketDisconnect:
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
+        async for text in text_frames(self._websocket):
             if text is None:
-                await self._error("invalid_message", "Send text frames of JSON, not binary")
+                await self._error("invalid_message", BINARY_FRAME)
                 continue
             try:
                 parsed = parse_director_message(text)

@@ -19,32 +19,55 @@ MAX_PENDING_S = 30
 
 
 @dataclass(slots=True)
-class OpusTrack:
-    """The guest's Opus packets, as (packet, granule at its end), silence in the gaps."""
+class RtpPlacement:
+    """Anchors a track's RTP stream on the interview clock: at its first packet, and again
+    at each rejoin (a new stream, with a new timestamp base)."""
 
-    silence: bytes
+    aligner: ClockAligner
     start_ms: int | None = None
-    written: int = 0
-    dropped: int = 0
-    pending: list[tuple[bytes, int]] = field(default_factory=list)
-    aligner: ClockAligner = field(
-        default_factory=lambda: ClockAligner(OPUS_RATE, tolerance=1440, step=OPUS_FRAME, window=250)
-    )
     _new_stream: bool = False
 
     def new_stream(self) -> None:
         """The guest rejoined: their next packet starts a new RTP stream."""
         self._new_stream = self.aligner.started
 
-    def add(self, timestamp: int, packet: bytes, arrival_s: float) -> None:
-        """Place one packet that arrived `arrival_s` into the interview."""
+    def place(self, timestamp: int, arrival_s: float) -> int:
+        """The packet's position, in media clock units from the track's start."""
         if self.start_ms is None:
             self.start_ms = int(arrival_s * 1000)
             self.aligner.start(timestamp, arrival_s)
         elif self._new_stream:
             self.aligner.resume(timestamp, arrival_s)
             self._new_stream = False
-        position = self.aligner.place(timestamp, arrival_s)
+        return self.aligner.place(timestamp, arrival_s)
+
+
+@dataclass(slots=True)
+class OpusTrack:
+    """The guest's Opus packets, as (packet, granule at its end), silence in the gaps."""
+
+    silence: bytes
+    written: int = 0
+    dropped: int = 0
+    pending: list[tuple[bytes, int]] = field(default_factory=list)
+    placement: RtpPlacement = field(
+        default_factory=lambda: RtpPlacement(
+            ClockAligner(OPUS_RATE, tolerance=1440, step=OPUS_FRAME, window=250)
+        )
+    )
+
+    @property
+    def start_ms(self) -> int | None:
+        """Where the track starts on the interview clock."""
+        return self.placement.start_ms
+
+    def new_stream(self) -> None:
+        """The guest rejoined."""
+        self.placement.new_stream()
+
+    def add(self, timestamp: int, packet: bytes, arrival_s: float) -> None:
+        """Place one packet that arrived `arrival_s` into the interview."""
+        position = self.placement.place(timestamp, arrival_s)
         if position < self.written - OPUS_FRAME or len(self.pending) > MAX_PENDING_S * 50:
             self.dropped += 1  # late, duplicated, or the writer is stuck
             return
@@ -67,28 +90,26 @@ class OpusTrack:
 class Vp8Track:
     """The guest's VP8 frames with their pts (90 kHz) from the track's start."""
 
-    start_ms: int | None = None
-    frames: int = 0
     last_pts: int = 0
     pending: list[tuple[int, bytes]] = field(default_factory=list)
-    aligner: ClockAligner = field(
-        default_factory=lambda: ClockAligner(VIDEO_RATE, tolerance=2700, step=900, window=90)
+    placement: RtpPlacement = field(
+        default_factory=lambda: RtpPlacement(
+            ClockAligner(VIDEO_RATE, tolerance=2700, step=900, window=90)
+        )
     )
-    _new_stream: bool = False
+
+    @property
+    def start_ms(self) -> int | None:
+        """Where the track starts on the interview clock."""
+        return self.placement.start_ms
 
     def new_stream(self) -> None:
-        """The guest rejoined: their next frame starts a new RTP stream."""
-        self._new_stream = self.aligner.started
+        """The guest rejoined."""
+        self.placement.new_stream()
 
     def add(self, timestamp: int, frame: bytes, arrival_s: float) -> None:
         """Place one frame."""
-        if self.start_ms is None:
-            self.start_ms = int(arrival_s * 1000)
-            self.aligner.start(timestamp, arrival_s)
-        elif self._new_stream:
-            self.aligner.resume(timestamp, arrival_s)
-            self._new_stream = False
-        pts = self.aligner.place(timestamp, arrival_s)
+        pts = self.placement.place(timestamp, arrival_s)
         if pts < self.last_pts or len(self.pending) > MAX_PENDING_S * 30:
             return  # frames must not go back in time
         self.last_pts = pts

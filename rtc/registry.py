@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from director.bus import InterviewBus
-from director.link import serve_directors
+from director.link import NoteKeeper, serve_directors
 from recorder.session import SessionRecorder
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
@@ -34,25 +34,14 @@ class JoinRefused(Exception):
         self.code = code
 
 
-class InterviewPersistence(Protocol):
-    """Where interviews leave their mark: transcript lines and the session's status."""
+class InterviewPersistence(NoteKeeper, Protocol):
+    """Where interviews leave their mark: transcript lines, the status, director notes."""
 
     async def save_transcript(
         self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
     ) -> None: ...
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None: ...
-
-    async def save_director_note(
-        self,
-        session_id: uuid.UUID,
-        *,
-        user_id: uuid.UUID | None,
-        kind: str,
-        text: str,
-        now: bool,
-        relative_offset_ms: int,
-    ) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 
-from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+from starlette.websockets import WebSocket, WebSocketState
 
 from api.identity import optional_principal
 from auth.errors import TokenExpiredError
@@ -22,6 +22,7 @@ from rtc.interview import Interview
 from rtc.peers.guest import GuestPeer, PeerError
 from rtc.registry import InterviewRequest, JoinRefused
 from signaling.context import SignalingContext, signaling_context
+from signaling.frames import BINARY_FRAME, text_frames
 from signaling.protocol import Candidate, End, Offer, Ping, ProtocolError, parse_client_message
 
 logger = logging.getLogger(__name__)
@@ -113,16 +114,9 @@ class GuestSocket:
                 await self._websocket.close(1000)
 
     async def _receive_messages(self) -> None:
-        while True:
-            try:
-                message = await self._websocket.receive()
-            except WebSocketDisconnect:
-                return
-            if message["type"] == "websocket.disconnect":
-                return
-            text = message.get("text")
+        async for text in text_frames(self._websocket):
             if text is None:
-                self._reply_error("invalid_message", "Send text frames of JSON, not binary")
+                self._reply_error("invalid_message", BINARY_FRAME)
                 continue
             try:
                 await self._handle(parse_client_message(text))
