@@ -100,9 +100,10 @@ class DirectorConsole:
 
     async def _relay(self, events: AsyncIterator[Message]) -> None:
         async for event in events:
-            recipient = event.pop("to", None)
-            if recipient is not None and recipient != self._connection_id:
-                continue
+            if "to" in event:  # addressed to one connection; the dict is shared: do not mutate
+                if event["to"] != self._connection_id:
+                    continue
+                event = {key: value for key, value in event.items() if key != "to"}
             await self._websocket.send_json(event)
             if event.get("type") == "state" and event.get("state") == "ended":
                 await self._websocket.close(1000)

@@ -98,6 +98,28 @@ async def test_a_director_steers_the_offline_host_at_once(
     assert 0 < notes[0].relative_offset_ms <= said["relativeOffset"]
 
 
+async def test_several_directors_watch_and_each_gets_only_its_own_acks(
+    server: LiveServer,
+) -> None:
+    guest, token, session_id = await live_interview(server)
+    first = GuestClient(director_url(server, session_id, token))
+    second = GuestClient(director_url(server, session_id, token))
+    try:
+        await first.connect()
+        await second.connect()
+        for director in (first, second):
+            await director.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
+        await first.send({"type": "inject", "text": NOTE, "id": "mine", "now": True})
+        await first.wait_for(lambda e: e == {"type": "ack", "id": "mine"})
+        for director in (first, second):
+            await director.wait_for(lambda e: e["type"] == "transcript" and NOTE in e["text"])
+        assert not [e for e in second.events if e["type"] == "ack"]
+    finally:
+        await first.close()
+        await second.close()
+        await guest.close()
+
+
 async def test_bad_notes_and_bursts_are_refused_and_change_nothing(server: LiveServer) -> None:
     guest, token, session_id = await live_interview(server)
     director = GuestClient(director_url(server, session_id, token))
