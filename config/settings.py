@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     gemini_base_url: str | None = None
     gemini_model: str | None = None
     gemini_ca_file: Path | None = None
+    # Long interviews: the sliding context window's thresholds (unset: the service's
+    # defaults) and cost control (the guest's silences are not streamed).
+    gemini_compression_trigger_tokens: int | None = Field(default=None, ge=1000)
+    gemini_compression_target_tokens: int | None = Field(default=None, ge=500)
+    gemini_cost_control: bool = True
+    gemini_silence_pause_seconds: float = Field(default=6.0, ge=0.5)
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
 

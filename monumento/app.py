@@ -17,7 +17,15 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.routing import BaseRoute, Mount, WebSocketRoute
 
-from api import auth_routes, health_routes, media_routes, message_routes, openapi, session_routes
+from api import (
+    auth_routes,
+    health_routes,
+    media_routes,
+    message_routes,
+    metrics_routes,
+    openapi,
+    session_routes,
+)
 from api.context import ApiContext, ReadinessCheck
 from api.errors import EXCEPTION_HANDLERS
 from api.identity import IdentityMiddleware
@@ -48,7 +56,7 @@ from store.sessions import SessionStore
 from store.users import UserStore
 
 API_PREFIX = "/api/v1"
-UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", f"{API_PREFIX}/openapi.json"})
+UNLIMITED_PATHS = frozenset({"/healthz", "/readyz", "/metrics", f"{API_PREFIX}/openapi.json"})
 # Credentials are guessed here, whoever is signed in: these count per client address.
 ADDRESS_LIMITED_PATHS = frozenset(
     f"{API_PREFIX}/auth/{name}" for name in ("register", "login", "refresh", "verify-email")
@@ -164,7 +172,11 @@ def create_app(
         WebSocketRoute("/sessions/{session_id}/director", director_socket),
     ]
     app = Starlette(
-        routes=[*health_routes.routes, Mount(API_PREFIX, routes=api_routes)],
+        routes=[
+            *health_routes.routes,
+            *metrics_routes.routes,
+            Mount(API_PREFIX, routes=api_routes),
+        ],
         middleware=[
             Middleware(RequestIdMiddleware),
             Middleware(

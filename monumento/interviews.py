@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
 from pathlib import Path
+from typing import Any
 
 from config import Settings
 from director.bus import InterviewBus
@@ -48,6 +49,9 @@ class StoreInterviewPersistence:
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None:
         await self._sessions.set_status(session_id, status)
+
+    async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None:
+        await self._sessions.merge_metadata(session_id, {"hostConnection": report})
 
     async def save_director_note(
         self,
@@ -109,12 +113,19 @@ def bridge_factory(
     from google.genai import types
 
     from rtc.bridge.gemini import DEFAULT_MODEL, GeminiLiveBridge
+    from rtc.bridge.gemini_tuning import GeminiTuning
 
     api_key = settings.gemini_api_key.get_secret_value()
     options = types.HttpOptions()
     if settings.gemini_ca_file is not None:
         trusted = ssl.create_default_context(cafile=str(settings.gemini_ca_file))
         options = types.HttpOptions(async_client_args={"ssl": trusted})
+    tuning = GeminiTuning(
+        compression_trigger_tokens=settings.gemini_compression_trigger_tokens,
+        compression_target_tokens=settings.gemini_compression_target_tokens,
+        cost_control=settings.gemini_cost_control,
+        silence_pause_s=settings.gemini_silence_pause_seconds,
+    )
 
     def gemini(brief: HostBrief) -> HostBridge:
         return GeminiLiveBridge(
@@ -123,6 +134,7 @@ def bridge_factory(
             model=settings.gemini_model or DEFAULT_MODEL,
             base_url=settings.gemini_base_url,
             http_options=options,
+            tuning=tuning,
         )
 
     return gemini

@@ -42,6 +42,8 @@ TRANSCRIPT_QUEUE = 1000
 # Guest audio held while the host connects (20 ms frames): 30 s, far more than a connect takes.
 BACKLOG_FRAMES = 1500
 STATE_TICK_S = 1.0
+# The host's connection, told to the client as `host` states beside the contract's three.
+CONNECTION_STATES = frozenset({"reconnecting", "resumed", "restarted"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +330,9 @@ class Interview:
                     self.hub.publish(host_event(HostTurn.INTERRUPTED))
             elif isinstance(event, HostStatus):
                 logger.warning("host %s: %s %s", self.session_id, event.state, event.detail)
-                if event.state == "disconnected":
+                if event.state in CONNECTION_STATES:
+                    self.hub.publish(host_event(event.state))
+                elif event.state == "disconnected":
                     self.hub.publish(
                         error_event("The AI host lost its connection", "host_unavailable")
                     )

@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from director.bus import InterviewBus
 from director.link import NoteKeeper, serve_directors
@@ -42,6 +42,8 @@ class InterviewPersistence(NoteKeeper, Protocol):
     ) -> None: ...
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None: ...
+
+    async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,6 +142,8 @@ class InterviewRegistry:
                 went_live = True
                 await self._persistence.set_status(session_id, "live")
             elif phase is InterviewPhase.ENDED and went_live:
+                if report := interview.bridge.report():
+                    await self._persistence.save_host_report(session_id, report)
                 recorder = interview.recorder
                 if recorder is not None and recorder.manifest.tracks and self._on_recorded:
                     await self._persistence.set_status(session_id, "processing")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, select, update
 
 from store.database import Database
 from store.schema import sessions
@@ -129,12 +129,23 @@ class SessionStore:
         self, session_id: uuid.UUID, user_id: uuid.UUID, patch: dict[str, Any]
     ) -> SessionRecord | None:
         """Merge `patch` into the metadata at the top level, in one transaction."""
+        return await self._merge_metadata(
+            patch, sessions.c.id == session_id, sessions.c.user_id == user_id
+        )
+
+    async def merge_metadata(
+        self, session_id: uuid.UUID, patch: dict[str, Any]
+    ) -> SessionRecord | None:
+        """The server's own additions to the metadata (the host's connection report)."""
+        return await self._merge_metadata(patch, sessions.c.id == session_id)
+
+    async def _merge_metadata(
+        self, patch: dict[str, Any], *where: ColumnElement[bool]
+    ) -> SessionRecord | None:
         async with self._engine.begin() as connection:
             current = (
                 await connection.execute(
-                    select(sessions.c.metadata)
-                    .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
-                    .with_for_update()
+                    select(sessions.c.metadata).where(*where).with_for_update()
                 )
             ).scalar_one_or_none()
             if current is None:
@@ -142,7 +153,7 @@ class SessionStore:
             row = (
                 await connection.execute(
                     update(sessions)
-                    .where(sessions.c.id == session_id)
+                    .where(*where)
                     .values(metadata={**current, **patch}, updated_at=utc_now())
                     .returning(*sessions.c)
                 )

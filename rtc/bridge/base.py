@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 GUEST_SAMPLE_RATE = 16_000
 
@@ -78,6 +78,11 @@ class HostBridge(Protocol):
 
     def events(self) -> AsyncIterator[HostEvent]:
         """What the host says and does, until `close`."""
+        ...
+
+    def report(self) -> dict[str, Any]:
+        """What the host's connection went through, kept in the session's metadata after
+        the interview (empty: nothing worth keeping)."""
         ...
 
     async def close(self) -> None:

@@ -1,65 +1,83 @@
 """Gemini Live as the interview host: google-genai's live API behind `HostBridge`.
 
-One bridge holds one live session (`client.aio.live.connect`) and one reader task of its
-own. The guest's 16 kHz audio goes up as `realtimeInput.audio` in 60 ms messages; the
-host's 24 kHz audio, transcripts and turn events come back on a bounded queue that
-`events()` reads. Director notes, topic changes and the wrap-up are client content in the
-same session: nothing reconnects. Turn-taking is the service's own voice-activity
-detection, so the engine's VAD hints are not forwarded.
+A Live connection lasts about ten minutes (a `goAway` comes shortly before it closes) and
+may fail sooner; an interview lasts an hour. So this is a thin asyncio shell around
+sans-I/O parts: `gemini_connection` decides when to rotate, reconnect, restart or give up;
+`gemini_uplink` holds the guest's audio, `gemini_outbox` writes to the connection,
+`gemini_history` remembers the interview, `gemini_events` makes the events and
+`gemini_metrics` counts (`bridge.stats`). The shell owns the client, the connections and
+their readers, one connect task, the goAway deadline timer and the tasks closing old
+connections; `close` cancels or awaits them all.
 
-Transcripts: a partial `Transcript` carries the side's text of the current turn so far;
-each turn ends in exactly one final line per side (the guest's when the host starts
-answering or at turn end, the host's at turn end or when interrupted).
+- Resumption is on from the first setup (the newest resumable handle is kept), and so is
+  context window compression (a sliding window; thresholds in `GeminiTuning`).
+- goAway: at the next resumable point (a handle after an answered turn, nothing sent
+  since), or `rotation_margin_s` before the close, the bridge stops sending, opens the next
+  connection with the newest handle and switches to it; the opening is not sent again. No
+  status: a rotation is invisible.
+- A loss without goAway (1011, a network error, a close): `HostStatus("reconnecting",
+  reason)`, then reconnection at once and with exponential backoff, resuming the handle:
+  `HostStatus("resumed")`. A refused (1007), expired or missing handle gets a fresh session
+  seeded with a summary of the interview and nudged to carry on: `HostStatus("restarted")`.
+  After `reconnect_attempts` failures: `HostStatus("disconnected", reason)`; events end.
+- A session resumed from a handle older than what was said since (a forced switch, a loss)
+  is first told what it missed (a `[Connection] …` client turn).
+- Guest audio and client turns arriving while no connection takes them are held, bounded,
+  and sent in order on the next one; each director note reaches exactly one connection.
+  Over a dead TCP connection (no close frame) nothing is acknowledged: audio written
+  between the failure and its detection is lost, unknowably.
 
-The event queue holds `EVENT_QUEUE_SIZE` events and the reader task never waits on it.
-Should the reader of `events()` fall that far behind, room is made by dropping, in this
-order: a partial transcript a later line of the same side already contains, else the
-oldest host audio (stale by then), else (with hundreds of unread turn events, a reader
-gone for good) the oldest event.
+Turn-taking is the service's own voice-activity detection: the engine's VAD hints drive
+cost control and tell rotations whether the guest is speaking.
+Not done yet: video to the host (the guest's camera) is not sent.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Coroutine
+from typing import Any
 
 from google import genai
 from google.genai import errors, types
-from google.genai.live import AsyncSession
-from websockets.exceptions import ConnectionClosed
 
-from rtc.bridge.base import (
-    GUEST_SAMPLE_RATE,
-    HostAudio,
-    HostEvent,
-    HostStatus,
-    Interrupted,
-    Transcript,
-    TurnComplete,
-)
+from rtc.bridge.base import GUEST_SAMPLE_RATE, HostEvent, HostStatus
 from rtc.bridge.brief import HostBrief
+from rtc.bridge.gemini_connection import (
+    REFUSED,
+    Action,
+    ArmDeadline,
+    Connect,
+    ConnectionMachine,
+    GiveUp,
+    Phase,
+    Status,
+    Switch,
+)
+from rtc.bridge.gemini_events import EventQueue, TurnAssembler
+from rtc.bridge.gemini_history import ConversationHistory
+from rtc.bridge.gemini_metrics import BridgeMetrics, GeminiStats, stats_report
+from rtc.bridge.gemini_outbox import ClientTurn, Link, Outbox
+from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini_uplink import AudioUplink
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gemini-3.8-live"
 """Google's default Live model for low-latency voice dialogue (native audio, GA)."""
-HOST_SAMPLE_RATE = 24_000
-"""The rate Live models speak at, used when a chunk's mime type does not say."""
 AUDIO_BATCH_MS = 60
 """Guest audio per realtimeInput message: the engine's 20 ms chunks, three at a time."""
 EVENT_QUEUE_SIZE = 512
 """About 20 s of host audio at 40 ms a chunk, plus its transcript events."""
 
-GUEST_MIME_TYPE = f"audio/pcm;rate={GUEST_SAMPLE_RATE}"
-_BATCH_BYTES = GUEST_SAMPLE_RATE * AUDIO_BATCH_MS // 1000 * 2
 OPENING = "The guest has joined the call. Welcome them and ask your first question."
 WRAP_UP = "Time is nearly up: thank the guest warmly and close the interview now."
 
 
 class GeminiLiveBridge:
-    """The AI host of one interview, played by a Gemini Live model."""
+    """The AI host of one interview, played by a Gemini Live model across connections."""
 
     def __init__(
         self,
@@ -69,6 +87,7 @@ class GeminiLiveBridge:
         model: str = DEFAULT_MODEL,
         base_url: str | None = None,
         http_options: types.HttpOptions | None = None,
+        tuning: GeminiTuning | None = None,
     ) -> None:
         """A host for `brief`; `base_url` and `http_options` (e.g. an `ssl` context in
         `async_client_args`) reach another endpoint than Google's, such as a test fake."""
@@ -79,90 +98,121 @@ class GeminiLiveBridge:
         self._api_key = api_key
         self._model = model
         self._http_options = options
-        self._events: asyncio.Queue[HostEvent | None] = asyncio.Queue(EVENT_QUEUE_SIZE)
-        self._stack = contextlib.AsyncExitStack()
+        self._tuning = tuning = tuning or GeminiTuning()
+        self._events = EventQueue(EVENT_QUEUE_SIZE)
+        self._history = ConversationHistory(brief, tuning)
+        self._turns = TurnAssembler(self._history)
+        self._machine = ConnectionMachine(tuning)
+        self._uplink = AudioUplink(tuning, rate=GUEST_SAMPLE_RATE, batch_ms=AUDIO_BATCH_MS)
+        self._metrics = BridgeMetrics()
+        self._link: Link | None = None
+        self._outbox = Outbox(
+            self._machine,
+            self._uplink,
+            self._history,
+            self._metrics,
+            held_limit=tuning.held_contents,
+            active=lambda: self._link,
+            on_closed=self._lost,
+        )
         self._client: genai.Client | None = None
-        self._session: AsyncSession | None = None
-        self._reader: asyncio.Task[None] | None = None
-        self._connected = False
-        self._closed = False
-        self._ended = False
-        self._pending_audio = bytearray()
-        self._guest_line: list[str] = []
-        self._host_line: list[str] = []
-        self._resumption_handle: str | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._retiring: set[asyncio.Task[None]] = set()
+        self._deadline: asyncio.Task[None] | None = None
+        self._seed: str | None = None
+        self._started_at: float | None = None
         self._go_away: str | None = None
-        self._dropped = 0
+        self._closed = False
 
     @property
     def resumption_handle(self) -> str | None:
         """The newest handle the service offered to resume this session with, if any."""
-        return self._resumption_handle
+        return self._machine.handle
 
     @property
     def go_away(self) -> str | None:
-        """The time left (e.g. "10s") the service announced before it drops the connection."""
+        """The time left (e.g. "10s") the service last announced before dropping a connection."""
         return self._go_away
 
-    def live_config(self) -> types.LiveConnectConfig:
-        """The session's setup: spoken replies in the vibe's voice, both sides transcribed,
-        resumable, with a sliding context window so long interviews do not hit the limit."""
+    @property
+    def stats(self) -> GeminiStats:
+        """Rotations, reconnections and the guest's audio in numbers, as of now."""
+        self._metrics.samples(self._uplink)
+        return self._metrics.snapshot()
+
+    def report(self) -> dict[str, Any]:
+        return {"gemini": stats_report(self.stats)}
+
+    def live_config(self, handle: str | None = None) -> types.LiveConnectConfig:
+        """The setup: spoken replies in the vibe's voice, both sides transcribed, resumable
+        (from `handle` if given), with a sliding context window for long interviews."""
         voice = types.PrebuiltVoiceConfig(voice_name=self._brief.voice)
+        instruction = self._brief.system_instruction()
+        if self._seed is not None:
+            instruction += "\n\n" + self._seed
         return types.LiveConnectConfig(
             response_modalities=[types.Modality.AUDIO],
             speech_config=types.SpeechConfig(
                 voice_config=types.VoiceConfig(prebuilt_voice_config=voice)
             ),
-            system_instruction=self._brief.system_instruction(),
+            system_instruction=instruction,
             input_audio_transcription=types.AudioTranscriptionConfig(),
             output_audio_transcription=types.AudioTranscriptionConfig(),
-            session_resumption=types.SessionResumptionConfig(),
+            session_resumption=types.SessionResumptionConfig(handle=handle),
             context_window_compression=types.ContextWindowCompressionConfig(
-                sliding_window=types.SlidingWindow()
+                trigger_tokens=self._tuning.compression_trigger_tokens,
+                sliding_window=types.SlidingWindow(
+                    target_tokens=self._tuning.compression_target_tokens
+                ),
             ),
         )
 
     async def start(self) -> None:
         """Connect, start reading, and ask the host to open the interview."""
-        if self._client is not None or self._closed:
+        if self._started_at is not None or self._closed:
             raise RuntimeError("a GeminiLiveBridge starts once")
+        self._started_at = time.monotonic()
         # Building a client loads CA certificates from disk: keep that off the event loop.
         self._client = await asyncio.to_thread(
             genai.Client, vertexai=False, api_key=self._api_key, http_options=self._http_options
         )
+        (first,) = self._machine.start()
+        assert isinstance(first, Connect)
         try:
-            connect = self._client.aio.live.connect(model=self._model, config=self.live_config())
-            session = await self._stack.enter_async_context(connect)
+            link = await self._open(first)
         except BaseException:
+            self._machine.close()
             await self._release()
             raise
-        logger.info("Gemini Live session %s open (%s)", session.session_id, self._model)
-        self._session = session
-        self._connected = True
-        self._reader = asyncio.create_task(self._read(session), name="gemini-live-reader")
-        await self._say(OPENING, turn_complete=True)
+        logger.info("Gemini Live session %s open (%s)", link.session.session_id, self._model)
+        switch = self._apply(self._machine.connected(link.id))
+        assert switch is not None
+        await self._switch(link, switch)
 
     async def send_audio(self, pcm: bytes) -> None:
-        """Queue the guest's audio; it goes up in `AUDIO_BATCH_MS` messages."""
+        """Queue the guest's audio; it goes up in `AUDIO_BATCH_MS` messages when it can."""
         self._require_started()
-        if not self._connected:
-            return  # the disconnection was reported on `events()`
-        self._pending_audio += pcm
-        while len(self._pending_audio) >= _BATCH_BYTES:
-            batch = bytes(self._pending_audio[:_BATCH_BYTES])
-            del self._pending_audio[:_BATCH_BYTES]
-            await self._send_audio(batch)
+        if self._machine.phase is Phase.CLOSED:
+            return  # the bridge gave up, and said so on `events()`
+        self._uplink.push(pcm)
+        await self._outbox.pump()
 
     async def guest_started_speaking(self) -> None:
-        """Not forwarded: the service runs its own VAD on the audio (and barges in itself)."""
+        """Resume a paused stream (pre-roll first); a rotation waits for the answer."""
+        self._machine.guest_started()
+        self._uplink.guest_started()
+        if self._started_at is not None and self._machine.phase is not Phase.CLOSED:
+            await self._outbox.pump()
 
     async def guest_stopped_speaking(self) -> None:
-        """Not forwarded: the service's VAD ends the guest's turn from the audio itself."""
+        """Start counting the silence after which cost control pauses the stream."""
+        self._machine.guest_stopped()
+        self._uplink.guest_stopped()
 
     async def inject(self, text: str, *, now: bool) -> None:
         """A director's note as a user turn: answered at once if `now` (this also cuts the
         host short if it is speaking), else taken into account on the host's next turn."""
-        await self._say(f"[Director] {text}", turn_complete=now)
+        await self._say(ClientTurn(f"[Director] {text}", now, note=text))
 
     async def set_topics(self, topics: list[str]) -> None:
         """Tell the host its new list of topics, for its next turns."""
@@ -170,177 +220,203 @@ class GeminiLiveBridge:
             note = "From now on, cover these topics, in order: " + "; ".join(topics) + "."
         else:
             note = "There is no list of topics any more: follow the conversation."
-        await self._say(f"[Director] {note}", turn_complete=False)
+        await self._say(ClientTurn(f"[Director] {note}", False, topics=topics))
 
     async def wrap_up(self) -> None:
         """Ask the host to thank the guest and close the interview, at once."""
-        await self._say(f"[Director] {WRAP_UP}", turn_complete=True)
+        await self._say(ClientTurn(f"[Director] {WRAP_UP}", True, note=WRAP_UP))
 
     async def events(self) -> AsyncIterator[HostEvent]:
-        """The host's audio, transcripts and turn events, until `close` or a disconnection."""
-        while (event := await self._events.get()) is not None:
+        """The host's audio, transcripts, turn events and statuses, until `close` or until
+        the bridge gives up on reconnecting."""
+        async for event in self._events:
             yield event
-        self._events.put_nowait(None)  # so that a later reader ends at once too
 
     async def close(self) -> None:
         """Stop reading, send the rest of the guest's audio, disconnect; `events` ends.
 
+        Audio held for a connection still being opened is dropped (and counted as such).
         Every step is idempotent, so closing twice, or again after a cancelled close, is safe.
         """
         self._closed = True
-        reader, self._reader = self._reader, None
-        if reader is not None:
-            reader.cancel()
-            await asyncio.wait({reader})
-        if self._pending_audio and self._connected:
-            tail = bytes(self._pending_audio)
-            self._pending_audio.clear()
-            await self._send_audio(tail)
-        self._connected = False
-        self._session = None
+        was_sending = self._machine.sending
+        self._machine.close()
+        for task in self._tasks:
+            task.cancel()
+        link, self._link = self._link, None
+        if link is not None:
+            await link.stop_reading()
+            if was_sending:
+                self._uplink.flush()
+                async with self._outbox.lock:
+                    await self._outbox.drain(link)
+            self._retire(link)
+        while pending := self._tasks | self._retiring:  # a cancelled connect may retire
+            await asyncio.wait(pending)
+        self._uplink.discard()  # held for a connection that will not open now
         await self._release()
-        self._finish_lines()
-        self._end()
+        self._events.put_all(self._turns.finish())
+        self._metrics.samples(self._uplink)
+        self._events.end()
 
-    async def _say(self, text: str, *, turn_complete: bool) -> None:
-        """Send `text` as a user turn of client content."""
-        session = self._require_started()
-        if not self._connected:
-            logger.warning("Gemini Live is disconnected: a client turn was dropped")
+    async def _say(self, turn: ClientTurn) -> None:
+        self._require_started()
+        await self._outbox.say(turn)
+
+    def _apply(self, actions: list[Action]) -> Switch | None:
+        """Carry out the machine's actions; a `Switch` is returned for the caller to await."""
+        switch: Switch | None = None
+        for action in actions:
+            if isinstance(action, Connect):
+                self._spawn(self._connect(action), "gemini-live-connect")
+            elif isinstance(action, Switch):
+                switch = action
+            elif isinstance(action, Status):
+                self._events.put(HostStatus(action.state, action.detail))
+            elif isinstance(action, ArmDeadline):
+                if self._deadline is not None:
+                    self._deadline.cancel()
+                self._deadline = self._spawn(self._expire(action), "gemini-live-deadline")
+            elif isinstance(action, GiveUp):
+                logger.warning("Gemini Live: giving up: %s", action.reason)
+                self._events.put_all(self._turns.finish(cut=True))
+                self._events.put(HostStatus("disconnected", action.reason))
+                self._events.end()
+        return switch
+
+    async def _connect(self, action: Connect) -> None:
+        """Open the connection the machine asked for and switch to it, or report why not."""
+        await asyncio.sleep(action.delay)
+        if action.handle is None:  # a fresh session: seed it with the interview so far
+            self._seed = self._history.summary(time.monotonic() - (self._started_at or 0.0))
+        try:
+            link = await self._open(action)
+        except errors.APIError as exc:
+            refused = exc.code == REFUSED and action.handle is not None
+            self._metrics.connect_failed(refused=refused)
+            self._apply(self._machine.connect_failed(action.link, exc.code, _api_reason(exc)))
             return
-        turn = types.Content(role="user", parts=[types.Part(text=text)])
-        with contextlib.suppress(ConnectionClosed):  # the reader reports the disconnection
-            await session.send_client_content(turns=turn, turn_complete=turn_complete)
+        except Exception as exc:  # a network error, a timeout, a refused handshake
+            self._metrics.connect_failed(refused=False)
+            self._apply(self._machine.connect_failed(action.link, None, repr(exc)))
+            return
+        switch = self._apply(self._machine.connected(link.id))
+        try:
+            if switch is not None:
+                await self._switch(link, switch)
+        finally:
+            if self._link is not link:  # stale, or cancelled before the switch took it
+                self._retire(link)
 
-    async def _send_audio(self, pcm: bytes) -> None:
-        session = self._require_started()
-        blob = types.Blob(data=pcm, mime_type=GUEST_MIME_TYPE)
-        with contextlib.suppress(ConnectionClosed):  # the reader reports the disconnection
-            await session.send_realtime_input(audio=blob)
+    async def _open(self, action: Connect) -> Link:
+        assert self._client is not None
+        config = self.live_config(action.handle)
+        async with asyncio.timeout(self._tuning.connect_timeout_s):
+            link = await Link.open(self._client, self._model, config, link_id=action.link)
+        self._metrics.connected()
+        return link
 
-    def _require_started(self) -> AsyncSession:
-        if self._session is None:
-            raise RuntimeError("GeminiLiveBridge is not started (or already closed)")
-        return self._session
+    async def _switch(self, link: Link, switch: Switch) -> None:
+        """Make `link` active: retire the old one, then send what was held, in order."""
+        async with self._outbox.lock:
+            old, self._link = self._link, link
+            if old is not None:
+                await old.stop_reading()
+                self._retire(old)
+                self._events.put_all(self._turns.finish(cut=True))
+            if self._deadline is not None:
+                self._deadline.cancel()
+            link.reader = asyncio.create_task(self._read(link), name="gemini-live-reader")
+            backlog = self._uplink.queued_samples
+            await self._outbox.flush(link, self._first_turn(switch))
+        if switch.held_since is not None:
+            done = time.monotonic()
+            self._metrics.switched(
+                switch.kind,
+                forced=switch.forced,
+                seconds=done - switch.held_since,
+                since_go_away=None if switch.go_away_at is None else done - switch.go_away_at,
+                backlog=backlog,
+            )
+            logger.info("Gemini Live: %s to connection %d", switch.kind, link.id)
+        self._metrics.samples(self._uplink)
 
-    async def _read(self, session: AsyncSession) -> None:
-        """Turn server messages into events until the connection ends."""
+    def _first_turn(self, switch: Switch) -> ClientTurn | None:
+        """What a new connection is told first: the opening, a catch-up or a nudge."""
+        complete = not switch.guest_active and not self._outbox.holds_complete_turn
+        if switch.kind == "opened":
+            return ClientTurn(OPENING, True)
+        if switch.kind == "restarted":
+            return ClientTurn(self._history.nudge(), complete)
+        missed = None if switch.mark is None else self._history.catch_up(switch.mark)
+        return None if missed is None else ClientTurn(missed, complete)
+
+    async def _read(self, link: Link) -> None:
+        """Turn `link`'s messages into events until it ends; then report the loss."""
         try:
             while True:  # receive() stops after each turnComplete
-                async for message in session.receive():
-                    self._on_message(message)
+                async for message in link.session.receive():
+                    self._on_message(link, message)
         except errors.APIError as exc:  # how the SDK reports a close frame
-            reason = f"{exc.code} {exc.details}".strip()
+            reason = _api_reason(exc)
         except Exception as exc:
             logger.exception("Gemini Live reader failed")
             reason = repr(exc)
-        logger.info("Gemini Live session ended: %s", reason)
-        self._connected = False
-        self._finish_lines()
-        self._emit(HostStatus("disconnected", reason))
-        self._end()
+        logger.info("Gemini Live connection %d ended: %s", link.id, reason)
+        self._lost(link, reason)
 
-    def _on_message(self, message: types.LiveServerMessage) -> None:
+    def _on_message(self, link: Link, message: types.LiveServerMessage) -> None:
+        content = message.server_content
+        if content is not None:
+            if content.input_transcription or content.model_turn or content.output_transcription:
+                self._machine.host_output(link.id)
+            self._events.put_all(self._turns.feed(content))
+            if content.turn_complete:
+                self._machine.turn_complete(link.id)
         update = message.session_resumption_update
         if update is not None and update.resumable and update.new_handle:
-            self._resumption_handle = update.new_handle
+            mark = self._history.mark
+            self._apply(self._machine.handle_update(link.id, update.new_handle, mark))
         if message.go_away is not None:
             self._go_away = message.go_away.time_left or "0s"
-            self._emit(HostStatus("going_away", self._go_away))
-        if message.server_content is not None:
-            self._on_content(message.server_content)
+            self._apply(self._machine.go_away(link.id, self._go_away))
 
-    def _on_content(self, content: types.LiveServerContent) -> None:
-        heard = content.input_transcription
-        if heard is not None and heard.text:
-            self._guest_line.append(heard.text)
-            self._emit(Transcript("user", "".join(self._guest_line).strip(), final=False))
-        if content.model_turn is not None:
-            for part in content.model_turn.parts or []:
-                blob = part.inline_data
-                if blob is not None and blob.data and (blob.mime_type or "").startswith("audio/"):
-                    self._finish_guest_line()
-                    self._emit(HostAudio(blob.data, _sample_rate(blob.mime_type or "")))
-        said = content.output_transcription
-        if said is not None and said.text:
-            self._finish_guest_line()
-            self._host_line.append(said.text)
-            self._emit(Transcript("ai", "".join(self._host_line).strip(), final=False))
-        if content.interrupted:
-            self._emit(Interrupted())
-            self._finish_host_line()
-        if content.turn_complete:
-            self._finish_lines()
-            self._emit(TurnComplete())
-
-    def _finish_guest_line(self) -> None:
-        text = "".join(self._guest_line).strip()
-        self._guest_line.clear()
-        if text:
-            self._emit(Transcript("user", text, final=True))
-
-    def _finish_host_line(self) -> None:
-        text = "".join(self._host_line).strip()
-        self._host_line.clear()
-        if text:
-            self._emit(Transcript("ai", text, final=True))
-
-    def _finish_lines(self) -> None:
-        self._finish_guest_line()
-        self._finish_host_line()
-
-    def _emit(self, event: HostEvent | None) -> None:
-        """Queue `event` (None ends `events`) without waiting; see the module docstring."""
-        if self._ended:
+    def _lost(self, link: Link, reason: str) -> None:
+        """`link` ended or refused a write: finish its lines; reconnect if it was active."""
+        if link is not self._link or not self._machine.sending:
             return
-        try:
-            self._events.put_nowait(event)
-            return
-        except asyncio.QueueFull:
-            pass
-        backlog = [self._events.get_nowait() for _ in range(self._events.qsize())]
-        backlog.append(event)
-        del backlog[_victim(backlog)]
-        for kept in backlog:
-            self._events.put_nowait(kept)
-        self._dropped += 1
-        if self._dropped == 1 or self._dropped % 100 == 0:
-            logger.warning("events() is not keeping up: %d host events dropped", self._dropped)
+        if self._machine.phase is Phase.OPEN:
+            self._metrics.lost()
+        self._events.put_all(self._turns.finish(cut=True))
+        self._apply(self._machine.lost(link.id, reason))
 
-    def _end(self) -> None:
-        self._emit(None)
-        self._ended = True
+    async def _expire(self, action: ArmDeadline) -> None:
+        await asyncio.sleep(action.seconds)
+        self._apply(self._machine.deadline(action.link))
+
+    def _retire(self, link: Link) -> None:
+        """Close `link` in the background (a close handshake can take a while)."""
+        task = asyncio.create_task(link.close(), name="gemini-live-retire")
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+
+    def _spawn(self, coroutine: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        task = asyncio.create_task(coroutine, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _require_started(self) -> None:
+        if self._started_at is None or self._closed:
+            raise RuntimeError("GeminiLiveBridge is not started (or already closed)")
 
     async def _release(self) -> None:
-        """Leave the live session (closing its socket) and close the client."""
-        try:
-            await self._stack.aclose()
-        finally:
-            client, self._client = self._client, None
-            if client is not None:
-                await client.aio.aclose()
-                client.close()
+        """Close the client (its connections are closed by then)."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aio.aclose()
+            client.close()
 
 
-def _victim(backlog: list[HostEvent | None]) -> int:
-    """Which queued event to drop for room (see the module docstring), in one pass."""
-    later_roles: set[str] = set()
-    superseded: int | None = None
-    for index in range(len(backlog) - 1, -1, -1):
-        event = backlog[index]
-        if isinstance(event, Transcript):
-            if not event.final and event.role in later_roles:
-                superseded = index
-            later_roles.add(event.role)
-    if superseded is not None:
-        return superseded
-    return next((i for i, e in enumerate(backlog) if isinstance(e, HostAudio)), 0)
-
-
-def _sample_rate(mime_type: str) -> int:
-    """The `rate` parameter of an audio mime type such as "audio/pcm;rate=24000"."""
-    for parameter in mime_type.split(";")[1:]:
-        name, _, value = parameter.partition("=")
-        if name.strip() == "rate" and value.strip().isdigit():
-            return int(value)
-    return HOST_SAMPLE_RATE
+def _api_reason(exc: errors.APIError) -> str:
+    return f"{exc.code} {exc.details}".strip()

@@ -122,6 +122,9 @@ class OfflineHost:
         while (event := await self._events.get()) is not None:
             yield event
 
+    def report(self) -> dict[str, Any]:
+        return {}  # no connection to tell about
+
     async def close(self) -> None:
         self._closed = True
         await self._cancel_turn()

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
+import rtc.bridge.gemini_metrics  # noqa: F401  (registers the host connection metrics)
 from api.openapi import OPERATIONS
 from monumento.app import create_app
 from monumento.logs import JsonFormatter
@@ -142,3 +143,13 @@ async def test_log_lines_are_json_with_the_request_id(client: httpx.AsyncClient)
 async def test_api_client_helper_uses_the_api_prefix(app: Starlette) -> None:
     async with api_client(app) as http:
         assert str(http.base_url).endswith("/api/v1/")
+
+
+async def test_metrics_are_served_in_prometheus_format(app: Starlette) -> None:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        response = await http.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert "monumento_gemini" in response.text

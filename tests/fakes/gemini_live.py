@@ -29,7 +29,7 @@ from websockets.http11 import Request, Response
 from tests.fakes.gemini_live_session import LiveSession
 from tests.fakes.tls import local_tls
 
-WAIT_LIMIT = 5.0
+WAIT_LIMIT = 20.0  # generous: CI machines may be busy
 PATH = re.compile(r"/+ws/google\.ai\.generativelanguage\.(\w+)\.GenerativeService\.(\w+)")
 
 
@@ -55,9 +55,16 @@ class FakeGeminiConfig:
     """Silence after speech that ends the guest's turn (the service's automatic VAD)."""
     connection_lifetime: float | None = None
     """Send goAway this long after setup (None: never), then close after go_away_grace."""
+    audio_lifetime: float | None = None
+    """Send goAway once a connection has received this many seconds of guest audio: the
+    audio is the clock of a time-compressed test, so the rotations do not depend on speed."""
     go_away_grace: float = 0.5
     refuse_resumption: bool = False
     """Refuse every resumption handle with close 1007 (unknown handles always are)."""
+    fragment_chars: int | None = None
+    """Cut transcriptions into pieces of this many characters (mid-word); None: word by word."""
+    numbered: bool = False
+    """Number each turn's heard and reply texts ("… (#7)"), counting over all connections."""
 
 
 @dataclass
@@ -74,6 +81,8 @@ class FakeConnection:
     audio_mime_types: set[str] = field(default_factory=set)
     audio_stream_ends: int = 0
     client_contents: list[dict[str, Any]] = field(default_factory=list)
+    heard: list[str] = field(default_factory=list)
+    """The guest's text of each spoken turn (sent as inputTranscription), in order."""
     replies: list[str] = field(default_factory=list)
     """The text of each host turn started, in order."""
     turns_completed: int = 0
@@ -95,7 +104,13 @@ class FakeGeminiLive:
         self._sessions: set[LiveSession] = set()
         self._changed = asyncio.Condition()
         self._fail_next_turn: tuple[int, str] | None = None
+        self._refuse_next = False
         self._pending_note: str | None = None
+        self.turns_started = 0
+        """Host turns started over all connections (what `numbered` counts)."""
+        self.accepting = asyncio.Event()
+        """Cleared, new connections wait before their setup is read (an outage in progress)."""
+        self.accepting.set()
         self._server: Server | None = None
         self.port = 0
 
@@ -154,6 +169,15 @@ class FakeGeminiLive:
         """Make the next host turn close its connection with `code` halfway through its audio."""
         self._fail_next_turn = (code, reason)
 
+    def refuse_next_resumption(self) -> None:
+        """Refuse the next resumption handle with close 1007, as for an expired one."""
+        self._refuse_next = True
+
+    def take_refusal(self) -> bool:
+        """Whether a one-off refusal is pending, now consumed (used by sessions)."""
+        refuse, self._refuse_next = self._refuse_next, False
+        return refuse
+
     def take_turn_failure(self) -> tuple[int, str] | None:
         """The pending mid-turn failure, if any, now consumed (used by sessions)."""
         failure, self._fail_next_turn = self._fail_next_turn, None
@@ -175,6 +199,11 @@ class FakeGeminiLive:
         """Close every open connection with `code`, as the service does when it fails."""
         await asyncio.gather(*(session.close(code, reason) for session in list(self._sessions)))
 
+    def drop_all(self) -> None:
+        """Cut every open connection's TCP connection, as a network failure does (1006)."""
+        for session in list(self._sessions):
+            session.drop()
+
     async def changed(self) -> None:
         """Wake whoever waits in `wait_for` (sessions call it after recording something)."""
         async with self._changed:
@@ -187,6 +216,7 @@ class FakeGeminiLive:
 
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None
+        await self.accepting.wait()
         match = PATH.match(ws.request.path)
         assert match is not None  # _check_path refused anything else
         connection = FakeConnection(

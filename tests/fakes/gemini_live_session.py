@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import math
 import re
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from tests.fakes.audio import HOST_RATE, EnergyVad, voiced
+from tests.fakes.audio import GUEST_RATE, HOST_RATE, EnergyVad, voiced
 
 if TYPE_CHECKING:
     from tests.fakes.gemini_live import FakeConnection, FakeGeminiLive
@@ -70,6 +71,12 @@ class LiveSession:
             self._record.close_code = code
         await self._ws.close(code, reason)
 
+    def drop(self) -> None:
+        """Abort the TCP connection without a close frame."""
+        if self._record.close_code is None:
+            self._record.close_code = 1006
+        self._ws.transport.abort()
+
     async def _setup(self) -> bool:
         message = _camel(json.loads(await self._ws.recv()))
         setup = message.get("setup")
@@ -81,7 +88,8 @@ class LiveSession:
         resumption = setup.get("sessionResumption")
         self._resumable = isinstance(resumption, dict)
         handle = resumption.get("handle") if isinstance(resumption, dict) else None
-        if handle and (self._config.refuse_resumption or handle not in self._fake.handles_issued):
+        refused = self._config.refuse_resumption or handle not in self._fake.handles_issued
+        if handle and (refused or self._fake.take_refusal()):
             await self.close(1007, "Invalid session resumption handle.")
             return False
         await self._send({"setupComplete": {}})
@@ -90,12 +98,15 @@ class LiveSession:
         return True
 
     async def _receive(self) -> None:
+        """Record every message, those that arrive after the fake closed the connection too
+        (the client sent them before it learnt of the close: the service reads them)."""
         async for raw in self._ws:
             message = _camel(json.loads(raw))
-            if "realtimeInput" in message:
-                await self._realtime_input(message["realtimeInput"])
-            elif "clientContent" in message:
-                await self._client_content(message["clientContent"])
+            with contextlib.suppress(ConnectionClosed):  # an answer to a closed connection
+                if "realtimeInput" in message:
+                    await self._realtime_input(message["realtimeInput"])
+                elif "clientContent" in message:
+                    await self._client_content(message["clientContent"])
             await self._fake.changed()
 
     async def _realtime_input(self, realtime: dict[str, Any]) -> None:
@@ -117,6 +128,10 @@ class LiveSession:
         self._record.audio_mime_types.add(mime)
         self._record.audio_messages.append(len(pcm) // 2)
         self._record.samples_received += len(pcm) // 2
+        limit = self._config.audio_lifetime
+        if limit is not None and self._lifetime is None:
+            if self._record.samples_received >= limit * GUEST_RATE:
+                self._lifetime = asyncio.create_task(self._expire(0))
         for event in self._vad.feed(pcm):
             if event == "start":
                 await self._interrupt()
@@ -150,10 +165,16 @@ class LiveSession:
     async def _play(self, heard: str | None) -> None:
         """One host turn; it ends quietly if the connection goes away under it."""
         try:
-            for fragment in _fragments(heard or ""):
+            self._fake.turns_started += 1
+            number = f" (#{self._fake.turns_started})" if self._config.numbered else ""
+            if heard is not None:
+                heard += number
+                self._record.heard.append(heard)
+            for fragment in self._fragments(heard or ""):
                 await self._send({"serverContent": {"inputTranscription": {"text": fragment}}})
             note = self._fake.take_note()
-            reply = f"{self._config.reply_text} {note}" if note else self._config.reply_text
+            reply = self._config.reply_text + number
+            reply = f"{reply} {note}" if note else reply
             self._record.replies.append(reply)
             if not await self._speak(reply):
                 return
@@ -168,7 +189,7 @@ class LiveSession:
         audio = config.reply_audio or voiced(config.reply_seconds, rate=HOST_RATE, pitch=140.0)
         size = HOST_RATE * config.chunk_ms // 1000 * 2
         pieces = [audio[i : i + size] for i in range(0, len(audio), size)]
-        words = _fragments(text)
+        words = self._fragments(text)
         sent = 0
         failure = self._fake.take_turn_failure()
         for index, piece in enumerate(pieces):
@@ -209,10 +230,13 @@ class LiveSession:
     async def _send(self, message: dict[str, Any]) -> None:
         await self._ws.send(json.dumps(message).encode())
 
-
-def _fragments(text: str) -> list[str]:
-    """`text` cut the way the service streams transcriptions: word by word, spaces kept."""
-    return re.findall(r"\s*\S+", text)
+    def _fragments(self, text: str) -> list[str]:
+        """`text` cut the way the service streams transcriptions: word by word, spaces kept,
+        or (with `fragment_chars`) in pieces that split words."""
+        size = self._config.fragment_chars
+        if size is None:
+            return re.findall(r"\s*\S+", text)
+        return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def _bytes(data: str) -> bytes:

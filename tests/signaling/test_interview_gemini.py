@@ -15,7 +15,12 @@ from tests.fakes.tls import local_tls
 from tests.live_server import LiveServer, serve
 from tests.media.speech import speech_pcm
 from tests.rtc.guest_client import GuestClient
-from tests.signaling.test_interview_socket import ANSWER, new_session, socket_url
+from tests.signaling.test_interview_socket import (
+    ANSWER,
+    finished_session,
+    new_session,
+    socket_url,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -92,3 +97,9 @@ async def test_a_guest_is_interviewed_by_the_gemini_host(
         ("user", FakeGeminiConfig().heard_text),
         ("ai", FakeGeminiConfig().reply_text),
     ]
+    # The host's connection history is kept with the session.
+    session = await finished_session(server, headers, session_id)
+    report = session["metadata"]["hostConnection"]["gemini"]
+    assert report["connections"] == 1 and report["rotations"] == 0
+    assert report["samplesSent"] == gemini.connections[0].samples_received
+    assert report["samplesDropped"] == 0

@@ -63,7 +63,7 @@ def _open_files() -> int:
 
 def _resources() -> tuple[int, int, int]:
     gc.collect()
-    peers = sum(isinstance(obj, RTCPeerConnection) for obj in gc.get_objects())
+    peers = sum(type(obj) is RTCPeerConnection for obj in gc.get_objects())
     return len(asyncio.all_tasks()), _open_files(), peers
 
 
