@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 import uvicorn
 from starlette.applications import Starlette
 
@@ -54,3 +57,43 @@ async def serve(app: Starlette) -> AsyncIterator[LiveServer]:
     finally:
         server.should_exit = True
         await task
+
+
+def spawn_server(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """`monumento serve` in a child process, configured by `env` alone."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "monumento.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+async def wait_ready(base: str, within_s: float = 30.0) -> None:
+    """Until the server at `base` answers `/readyz` with 200."""
+    async with httpx.AsyncClient() as http, asyncio.timeout(within_s):
+        while True:
+            try:
+                if (await http.get(f"{base}/readyz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+
+
+@asynccontextmanager
+async def serve_process(env: dict[str, str]) -> AsyncIterator[LiveServer]:
+    """`monumento serve` in a child process until the block ends (then SIGTERM)."""
+    live = LiveServer(None, free_port())
+    process = spawn_server(env, live.port)
+    try:
+        await wait_ready(live.http)
+        yield live
+    finally:
+        process.terminate()
+        try:
+            await asyncio.to_thread(process.wait, 30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise

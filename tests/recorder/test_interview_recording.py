@@ -9,20 +9,17 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
-import httpx
 import numpy as np
 import pytest
 
 from monumento.app import create_app
 from recorder.manifest import read_manifest, session_media_dir
 from tests.conftest import make_settings
-from tests.live_server import LiveServer, free_port, serve
+from tests.live_server import LiveServer, free_port, serve, spawn_server, wait_ready
 from tests.media.speech import speech_pcm
 from tests.rtc.guest_client import GuestClient
 from tests.signaling.test_interview_socket import (
@@ -111,27 +108,6 @@ async def test_an_interview_leaves_three_tracks_in_sync(server: LiveServer, tmp_
     assert frames >= 30  # aiortc's test camera sends 30 fps
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "monumento.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-
-
-async def _wait_ready(base: str) -> None:
-    async with httpx.AsyncClient() as http, asyncio.timeout(30):
-        while True:
-            try:
-                if (await http.get(f"{base}/readyz")).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            await asyncio.sleep(0.1)
-
-
 async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
@@ -143,9 +119,9 @@ async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None
     )
     port = free_port()
     live = LiveServer(None, port)
-    process = _serve(env, port)
+    process = spawn_server(env, port)
     try:
-        await _wait_ready(live.http)
+        await wait_ready(live.http)
         token, headers, session_id = await new_session(live)
         guest = GuestClient(socket_url(live, session_id, token), camera=True)
         try:
@@ -166,9 +142,9 @@ async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None
     folder = session_media_dir(data, session_id)
     assert read_manifest(folder).state == "recording"  # type: ignore[union-attr]
 
-    process = _serve(env, port)
+    process = spawn_server(env, port)
     try:
-        await _wait_ready(live.http)
+        await wait_ready(live.http)
         session = await finished_session(live, headers, session_id)
         assert session["status"] == "ready"
         manifest = read_manifest(folder)
