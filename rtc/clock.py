@@ -18,10 +18,11 @@ class InterviewClock:
         """Whether the zero has been set."""
         return self._zero is not None
 
-    def start(self) -> None:
-        """Set the zero now (once; later calls keep the first zero, so a rejoin keeps time)."""
+    def start(self, ago_s: float = 0.0) -> None:
+        """Set the zero now, or `ago_s` seconds ago (once; later calls keep the first zero,
+        so a rejoin keeps time)."""
         if self._zero is None:
-            self._zero = self._source()
+            self._zero = self._source() - ago_s
 
     def elapsed_ms(self) -> int:
         """Milliseconds since the zero (0 before it is set)."""

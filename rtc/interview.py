@@ -171,18 +171,21 @@ class Interview:
             self._guest_present.clear()
             self._guest_gone.set()
 
-    def record_encoded(self, mime_type: str, timestamp: int, data: bytes) -> None:
+    def record_encoded(self, mime_type: str, timestamp: int, data: bytes, waited_s: float) -> None:
         """An encoded frame from the guest (on the loop, before decoding): record it.
 
         The first media packet to arrive is the interview's zero, for every track alike.
+        Frames are placed by when their first packet arrived (`waited_s` ago): aiortc's
+        jitter buffers hold audio longer than video, and the recording must not show it.
         """
-        self.clock.start()
+        self.clock.start(ago_s=waited_s)
         if self.recorder is None:
             return
+        arrival_s = max(0.0, self.clock.elapsed_s() - waited_s)
         if mime_type == "audio/opus":
-            self.recorder.guest_audio.add(timestamp, data, self.clock.elapsed_s())
+            self.recorder.guest_audio.add(timestamp, data, arrival_s)
         elif mime_type == "video/VP8":
-            self.recorder.guest_video.add(timestamp, data, self.clock.elapsed_s())
+            self.recorder.guest_video.add(timestamp, data, arrival_s)
 
     def subscribe(self) -> Subscription:
         """Every event of the interview from now on (plus the current state at once)."""

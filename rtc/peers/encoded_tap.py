@@ -6,8 +6,13 @@ swaps that queue, before the decoder thread starts, for one that also hands ever
 frame to a callback on the event loop; for video it can skip decoding altogether (the engine
 does not need decoded frames, and VP8 decoding is the largest cost of a camera).
 
-This reaches into one private attribute of `RTCRtpReceiver`; `tap_receiver` checks it is
-there and fails loudly if an aiortc upgrade moves it (a test covers it).
+The jitter buffers hold audio (4 packets of prefetch, ~80 ms) longer than video (a frame is
+out when the next one starts, ~33 ms), so the time a frame leaves them is no measure of
+when it arrived: the tap also notes when each frame's first packet went into the jitter
+buffer, and tells the callback how long ago that was.
+
+This reaches into two private members of `RTCRtpReceiver`; `tap_receiver` checks they are
+there and fails loudly if an aiortc upgrade moves them (a test covers it).
 """
 
 from __future__ import annotations
@@ -16,14 +21,20 @@ import queue
 from collections.abc import Callable
 from typing import Any
 
-from aiortc import RTCRtpReceiver
+from aiortc import RTCRtpReceiver, clock
+from aiortc.jitterbuffer import JitterBuffer, JitterFrame
+from aiortc.rtp import RtpPacket
 
 _QUEUE_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
-EncodedFrameSink = Callable[[str, int, bytes], None]  # codec mime type, RTP timestamp, data
+_JITTER_BUFFER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
+# Frames whose arrival is remembered until the jitter buffer lets them out (~3 s of video).
+_ARRIVALS_KEPT = 128
+# codec mime type, RTP timestamp, data, seconds since its first packet arrived
+EncodedFrameSink = Callable[[str, int, bytes, float], None]
 
 
 class TapError(RuntimeError):
-    """aiortc no longer has the queue the tap replaces: recording cannot work as is."""
+    """aiortc no longer has what the tap relies on: recording cannot work as is."""
 
 
 class _TappedQueue(queue.Queue[Any]):
@@ -33,11 +44,26 @@ class _TappedQueue(queue.Queue[Any]):
         super().__init__()
         self._sink = sink
         self._decode = decode
+        self._arrivals: dict[int, int] = {}  # RTP timestamp → first packet's arrival (ms)
+        self._released_arrival_ms: int | None = None
+
+    def arrived(self, packet: RtpPacket) -> None:
+        """A packet goes into the jitter buffer: note when, if it starts a frame."""
+        if packet.timestamp not in self._arrivals:
+            self._arrivals[packet.timestamp] = clock.current_ms()
+            if len(self._arrivals) > _ARRIVALS_KEPT:  # frames the jitter buffer dropped
+                del self._arrivals[next(iter(self._arrivals))]
+
+    def released(self, timestamp: int) -> None:
+        """The jitter buffer let out a frame (aiortc `put`s it next, its timestamp rebased)."""
+        self._released_arrival_ms = self._arrivals.pop(timestamp, None)
 
     def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
         if item is not None:
             codec, frame = item
-            self._sink(codec.mimeType, frame.timestamp, frame.data)
+            arrived_ms, self._released_arrival_ms = self._released_arrival_ms, None
+            waited_ms = 0 if arrived_ms is None else max(0, clock.current_ms() - arrived_ms)
+            self._sink(codec.mimeType, frame.timestamp, frame.data, waited_ms / 1000)
             if not self._decode:
                 return
         super().put(item, block, timeout)
@@ -50,4 +76,18 @@ def tap_receiver(receiver: RTCRtpReceiver, sink: EncodedFrameSink, *, decode: bo
         raise TapError("aiortc's RTCRtpReceiver has no decoder queue to tap: pin aiortc")
     if current.qsize():
         raise TapError("the receiver is already decoding: tap it before ICE connects")
-    setattr(receiver, _QUEUE_ATTRIBUTE, _TappedQueue(sink, decode=decode))
+    jitter_buffer = getattr(receiver, _JITTER_BUFFER_ATTRIBUTE, None)
+    if not isinstance(jitter_buffer, JitterBuffer):
+        raise TapError("aiortc's RTCRtpReceiver has no jitter buffer to tap: pin aiortc")
+    tapped = _TappedQueue(sink, decode=decode)
+    add = jitter_buffer.add
+
+    def add_and_time(packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        tapped.arrived(packet)
+        pli, frame = add(packet)
+        if frame is not None:
+            tapped.released(frame.timestamp)
+        return pli, frame
+
+    setattr(receiver, _QUEUE_ATTRIBUTE, tapped)
+    jitter_buffer.add = add_and_time  # type: ignore[method-assign]

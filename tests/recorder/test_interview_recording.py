@@ -21,6 +21,7 @@ from recorder.manifest import read_manifest, session_media_dir
 from tests.conftest import make_settings
 from tests.live_server import LiveServer, free_port, serve, spawn_server, wait_ready
 from tests.media.speech import speech_pcm
+from tests.recorder.analysis import click_times_ms, decode_audio, white_frame_times_ms
 from tests.rtc.guest_client import GuestClient
 from tests.signaling.test_interview_socket import (
     ANSWER,
@@ -106,6 +107,46 @@ async def test_an_interview_leaves_three_tracks_in_sync(server: LiveServer, tmp_
     with av.open(str(folder / tracks["guest-video"].file)) as container:
         frames = sum(1 for _ in container.decode(video=0))
     assert frames >= 30  # aiortc's test camera sends 30 fps
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_finished_video_and_mixed_audio_are_in_sync_within_one_frame(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    """The guest claps on camera (a white frame, a click) three times; the finished MP4
+    shows each white frame within one frame of its click."""
+    token, headers, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token), camera=True)
+    try:
+        await guest.join()
+        await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "listening")
+        assert guest.camera_track is not None
+        for _ in range(3):
+            await asyncio.sleep(1.0)
+            guest.camera_track.clap()
+        await asyncio.sleep(1.0)
+        assert guest.camera_track.claps == 3
+        await guest.send({"type": "end"})
+        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
+    finally:
+        await guest.close()
+
+    assert (await finished_session(server, headers, session_id))["status"] == "ready"
+    folder = session_media_dir(tmp_path / "data", session_id)
+    manifest = read_manifest(folder)
+    assert manifest is not None
+    video = folder / manifest.outputs["video"]
+    flashes, frames = white_frame_times_ms(video)
+    frame_ms = float(np.median(np.diff(frames)))
+    assert len(flashes) == 3 and frame_ms <= 1000 / 24
+    # Only the claps' stretch: the host is listening there, the guest silent but for clicks.
+    audio = decode_audio(video)
+    start = round(flashes[0] - 500) * 48
+    clicks = [start / 48 + t for t in click_times_ms(audio[start : round(flashes[-1] + 500) * 48])]
+    assert len(clicks) == 3, clicks
+    offsets = [round(float(click - flash), 1) for flash, click in zip(flashes, clicks, strict=True)]
+    print(f"\nclick - white frame in the finished MP4, ms: {offsets}")
+    assert all(abs(offset) <= frame_ms for offset in offsets), (flashes, clicks, frame_ms)
 
 
 async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None:

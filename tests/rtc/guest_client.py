@@ -20,8 +20,15 @@ RATE = 48_000
 FRAME = 960
 
 
+CLICK_HZ = 3_000
+CLICK_S = 0.010
+ON_TIME_S = 0.005
+
+
 class ScriptedMicrophone(MediaStreamTrack):
-    """A microphone that plays queued PCM (48 kHz mono s16le) and silence in between."""
+    """A microphone that plays queued PCM (48 kHz mono s16le) and silence in between.
+
+    Like a real one, it hands out each 20 ms frame once its time has passed."""
 
     kind = "audio"
 
@@ -29,7 +36,8 @@ class ScriptedMicrophone(MediaStreamTrack):
         super().__init__()
         self._pending = bytearray()
         self._start: float | None = None
-        self._index = 0
+        self._index = -1
+        self._clicks: list[float] = []
         self.spoken = asyncio.Event()
 
     def say(self, pcm: bytes) -> None:
@@ -37,26 +45,70 @@ class ScriptedMicrophone(MediaStreamTrack):
         self.spoken.clear()
         self._pending += pcm
 
+    def click_at(self, when: float) -> None:
+        """A click (10 ms of 3 kHz near full scale) at `when` (time.monotonic), if to come."""
+        self._clicks.append(when)
+
     async def recv(self) -> av.AudioFrame:  # type: ignore[override]
         if self.readyState != "live":
             raise MediaStreamError
         if self._start is None:
             self._start = time.monotonic()
-        else:
-            self._index += 1
-            delay = self._start + self._index * 0.02 - time.monotonic()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        self._index += 1
+        begins = self._start + self._index * FRAME / RATE
+        delay = begins + FRAME / RATE - time.monotonic()
+        if delay > 0:
+            await asyncio.sleep(delay)
         chunk = bytes(self._pending[: FRAME * 2])
         del self._pending[: FRAME * 2]
         if not self._pending:
             self.spoken.set()
         samples = np.zeros(FRAME, np.int16)
         samples[: len(chunk) // 2] = np.frombuffer(chunk, np.int16)
+        self._add_clicks(samples, begins)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
         frame.pts = self._index * FRAME
         frame.time_base = fractions.Fraction(1, RATE)
+        return frame
+
+    def _add_clicks(self, samples: np.ndarray, begins: float) -> None:
+        """Mix in the part of each click that falls in this frame, to the sample."""
+        at = begins + np.arange(FRAME) / RATE
+        for when in self._clicks:
+            inside = (at >= when) & (at < when + CLICK_S)
+            tone = np.sin(2 * np.pi * CLICK_HZ * (at[inside] - when)) * 28_000
+            samples[inside] = tone.astype(np.int16)
+        self._clicks = [when for when in self._clicks if when + CLICK_S > begins + FRAME / RATE]
+
+
+class ClappingCamera(VideoStreamTrack):
+    """A grey camera (aiortc's 30 fps clock) that can "clap": one white frame, and a click
+    on `microphone` at that frame's time, so sync can be checked end to end."""
+
+    def __init__(self, microphone: ScriptedMicrophone) -> None:
+        super().__init__()
+        self._microphone = microphone
+        self._clap = False
+        self.claps = 0
+
+    def clap(self) -> None:
+        """Make the next frame that is on time white, with its click."""
+        self._clap = True
+
+    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
+        pts, time_base = await self.next_timestamp()
+        # A late frame keeps the time it was due (aiortc catches up): no clap on it.
+        due = self._start + float(pts * time_base)
+        late_s = time.time() - due
+        white = self._clap and late_s < ON_TIME_S
+        pixels = np.full((240, 320, 3), 255 if white else 96, np.uint8)
+        frame = av.VideoFrame.from_ndarray(pixels, format="rgb24")
+        frame.pts, frame.time_base = pts, time_base
+        if white:
+            self._clap = False
+            self._microphone.click_at(time.monotonic() - late_s)
+            self.claps += 1
         return frame
 
 
@@ -65,9 +117,9 @@ class GuestClient:
 
     def __init__(self, url: str, *, camera: bool = False) -> None:
         self.url = url
-        self.camera = camera
         self.events: list[dict[str, Any]] = []
         self.microphone = ScriptedMicrophone()
+        self.camera_track = ClappingCamera(self.microphone) if camera else None
         self.host_levels: list[tuple[float, float]] = []  # (monotonic time, RMS)
         self.pc = RTCPeerConnection()
         self.socket: Any = None
@@ -84,8 +136,8 @@ class GuestClient:
         """Connect, offer audio, and apply the server's answer."""
         await self.connect()
         self.pc.addTrack(self.microphone)
-        if self.camera:
-            self.pc.addTrack(VideoStreamTrack())
+        if self.camera_track is not None:
+            self.pc.addTrack(self.camera_track)
         self.pc.on("track", self._on_track)
         await self.pc.setLocalDescription(await self.pc.createOffer())
         await self.send({"type": "offer", "sdp": self.pc.localDescription.sdp})
