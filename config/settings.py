@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     gemini_compression_target_tokens: int | None = Field(default=None, ge=500)
     gemini_cost_control: bool = True
     gemini_silence_pause_seconds: float = Field(default=6.0, ge=0.5)
+    # The guest's camera to the host, a still a second (a session's `hostSeesVideo` decides).
+    gemini_send_video: bool = False
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
 

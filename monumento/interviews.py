@@ -22,7 +22,13 @@ from rtc.bridge.transcriber import Transcriber, build_transcriber
 from rtc.interview import VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
-from rtc.registry import BridgeFactory, InterviewRegistry, RegistrySettings
+from rtc.registry import (
+    BridgeFactory,
+    InterviewRegistry,
+    RegistrySettings,
+    VideoPolicy,
+    host_never_sees,
+)
 from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
 from store.sessions import SessionStore
@@ -99,6 +105,19 @@ class SharedTranscriber:
             await self._transcriber.close()
 
 
+def video_policy(settings: Settings) -> VideoPolicy:
+    """Whether a session's host sees the guest's camera: only a Gemini host can; the
+    session's `hostSeesVideo` metadata, when set, overrides `GEMINI_SEND_VIDEO`."""
+    if settings.gemini_api_key is None:
+        return host_never_sees
+
+    def sees(brief: HostBrief) -> bool:
+        chosen = brief.host_sees_video
+        return settings.gemini_send_video if chosen is None else chosen
+
+    return sees
+
+
 def bridge_factory(
     settings: Settings, synthesizer: SpeechSynthesizer, transcriber: SharedTranscriber
 ) -> BridgeFactory:
@@ -127,6 +146,8 @@ def bridge_factory(
         silence_pause_s=settings.gemini_silence_pause_seconds,
     )
 
+    sees_video = video_policy(settings)
+
     def gemini(brief: HostBrief) -> HostBridge:
         return GeminiLiveBridge(
             brief,
@@ -135,6 +156,7 @@ def bridge_factory(
             base_url=settings.gemini_base_url,
             http_options=options,
             tuning=tuning,
+            sees_video=sees_video(brief),
         )
 
     return gemini
@@ -189,5 +211,6 @@ def build_registry(
             ),
             minute_s=settings.interview_minute_seconds,
             rejoin_grace_s=settings.rejoin_grace_seconds,
+            host_sees_video=video_policy(settings),
         ),
     )

@@ -1,5 +1,8 @@
 """One live interview: the guest's audio through VAD into the host, the host's voice back out.
 
+When the host is to see the guest, their camera goes to it too, as a still a second
+(`rtc.camera`); otherwise the guest's video is only recorded, never decoded.
+
 An `Interview` outlives the guest's connection (a rejoin within the grace period resumes
 it: same clock, same host conversation). Its tasks live in one `TaskGroup`, owned by `run`.
 """
@@ -19,6 +22,7 @@ from aiortc.mediastreams import MediaStreamError
 from recorder.session import SessionRecorder
 from rtc.audio import GuestAudioConverter, HostAudioConverter, Samples
 from rtc.bridge.base import HostAudio, HostBridge, HostStatus, Interrupted, Transcript, TurnComplete
+from rtc.camera import GuestCamera
 from rtc.clock import InterviewClock
 from rtc.events import (
     EventHub,
@@ -83,8 +87,12 @@ class Interview:
         on_phase: PhaseListener,
         sources: list[OneShotSource] | None = None,
         recorder: SessionRecorder | None = None,
+        host_sees_video: bool = False,
     ) -> None:
+        """`host_sees_video`: the guest's camera, if any, is decoded and shown to the host
+        (`HostBridge.send_video`, a still a second); otherwise no video is decoded."""
         self.session_id = session_id
+        self.host_sees_video = host_sees_video
         self.bridge = bridge
         self.timing = timing
         self.clock = InterviewClock()
@@ -107,6 +115,7 @@ class Interview:
         )
         self._guest: GuestPeer | None = None
         self._guest_tasks: list[asyncio.Task[None]] = []
+        self._camera: GuestCamera | None = None
         self._live = asyncio.Event()
         self._stop = asyncio.Event()
         self._guest_present = asyncio.Event()
@@ -155,11 +164,14 @@ class Interview:
             raise RuntimeError("claim the guest's place in a running interview first")
         self._guest = peer
         self._guest_tasks = [self._tasks.create_task(self._listen_to_guest(peer))]
+        if self.host_sees_video:
+            self._camera = GuestCamera(peer.request_keyframe)
+            self._guest_tasks.append(self._tasks.create_task(self._watch_guest(self._camera)))
 
     async def release_guest(self) -> None:
         """The guest's socket is gone: close their connection; the grace period starts."""
         peer, tasks = self._guest, self._guest_tasks
-        self._guest, self._guest_tasks = None, []
+        self._guest, self._guest_tasks, self._camera = None, [], None
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -179,6 +191,8 @@ class Interview:
         jitter buffers hold audio longer than video, and the recording must not show it.
         """
         self.clock.start(ago_s=waited_s)
+        if mime_type == "video/VP8" and self._camera is not None:
+            self._camera.offer(timestamp, data)
         if self.recorder is None:
             return
         arrival_s = max(0.0, self.clock.elapsed_s() - waited_s)
@@ -316,6 +330,18 @@ class Interview:
             await self.bridge.guest_stopped_speaking()
             if self.turns.guest_turn_ended():
                 self.hub.publish(host_event(HostTurn.LISTENING))
+
+    async def _watch_guest(self, camera: GuestCamera) -> None:
+        """Show the host stills of the guest's camera; a failure costs the host its view,
+        never the interview."""
+        try:
+            await camera.run(self._show_guest)
+        except Exception:
+            logger.exception("the host of %s stopped seeing the guest", self.session_id)
+
+    async def _show_guest(self, jpeg: bytes) -> None:
+        if self._host_ready and self.lifecycle.phase is InterviewPhase.LIVE:
+            await self.bridge.send_video(jpeg)
 
     # Host → guest
 

@@ -24,6 +24,12 @@ logger = logging.getLogger(__name__)
 DIRECTOR_DRAIN_S = 5.0
 FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
 BridgeFactory = Callable[[HostBrief], HostBridge]
+VideoPolicy = Callable[[HostBrief], bool]
+
+
+def host_never_sees(brief: HostBrief) -> bool:
+    """The default `VideoPolicy`: no host sees its guest (no video is decoded)."""
+    return False
 
 
 class JoinRefused(Exception):
@@ -63,6 +69,8 @@ class RegistrySettings:
     minute_s: float = 60.0
     wrap_up_before_s: float = 60.0
     rejoin_grace_s: float = 30.0
+    host_sees_video: VideoPolicy = host_never_sees
+    """Whether the host of a session (by its brief) is shown the guest's camera."""
 
 
 class InterviewRegistry:
@@ -167,6 +175,7 @@ class InterviewRegistry:
             on_phase=on_phase,
             sources=self._sources(),
             recorder=self._recorders(session_id) if self._recorders else None,
+            host_sees_video=settings.host_sees_video(request.brief),
         )
         self._interviews[session_id] = interview
         self._empty.clear()

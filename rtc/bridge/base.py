@@ -1,8 +1,9 @@
 """The interface every AI host implements, and the events it emits.
 
 The engine feeds a bridge the guest's audio (16 kHz mono s16le) and what the guest's
-voice-activity detector saw; the bridge answers with host audio, transcript lines and turn
-events. Director notes and topic changes arrive through `inject` and `set_topics`.
+voice-activity detector saw, and, when the host is to see the guest, stills of their camera;
+the bridge answers with host audio, transcript lines and turn events. Director notes and
+topic changes arrive through `inject` and `set_topics`.
 """
 
 from __future__ import annotations
@@ -53,13 +54,18 @@ HostEvent = HostAudio | Transcript | TurnComplete | Interrupted | HostStatus
 
 
 class HostBridge(Protocol):
-    """An AI host for one interview. Calls come from one task; `events` is read by another."""
+    """An AI host for one interview. Calls come from one task (`send_video` from one of its
+    own); `events` is read by another."""
 
     async def start(self) -> None:
         """Connect and let the host open the interview."""
 
     async def send_audio(self, pcm: bytes) -> None:
         """The guest's audio, 16 kHz mono s16le, in order, without gaps."""
+
+    async def send_video(self, jpeg: bytes) -> None:
+        """A still of the guest's camera (JPEG, at most one a second). Only the newest
+        matters: one that cannot be sent now is dropped, never held."""
 
     async def guest_started_speaking(self) -> None:
         """The engine's VAD heard the guest start a turn."""

@@ -47,13 +47,17 @@ class HostBrief:
     topics: list[str] = field(default_factory=list)
     context: str = ""
     guest_name: str = ""
+    host_sees_video: bool | None = None
+    """The session's choice to show the host the guest's camera (None: the server's setting)."""
 
     @classmethod
     def of_session(
         cls, vibe: str, mode: str, duration_minutes: int, metadata: dict[str, Any]
     ) -> HostBrief:
-        """The brief for a stored session; metadata may hold `topics`, `context`, `guestName`."""
+        """The brief for a stored session; metadata may hold `topics`, `context`, `guestName`
+        and `hostSeesVideo` (true or false)."""
         topics = metadata.get("topics")
+        sees_video = metadata.get("hostSeesVideo")
         return cls(
             vibe=vibe,
             mode=mode,
@@ -61,6 +65,7 @@ class HostBrief:
             topics=[str(t) for t in topics] if isinstance(topics, list) else [],
             context=str(metadata.get("context") or ""),
             guest_name=str(metadata.get("guestName") or metadata.get("guest_name") or ""),
+            host_sees_video=sees_video if isinstance(sees_video, bool) else None,
         )
 
     @property

@@ -29,7 +29,13 @@ connections; `close` cancels or awaits them all.
 
 Turn-taking is the service's own voice-activity detection: the engine's VAD hints drive
 cost control and tell rotations whether the guest is speaking.
-Not done yet: video to the host (the guest's camera) is not sent.
+
+Video (`sees_video`, a per-session choice): the engine sends a JPEG still of the guest's
+camera at most once a second. It goes at once to the connection audio flows to, or is
+dropped: during a switch (only the newest still matters, so none is held) and while cost
+control has paused the stream (the model answers nothing then; the next still after the
+guest speaks again shows them). The sliding context window keeps such sessions alive past
+the service's two minutes for audio with video.
 """
 
 from __future__ import annotations
@@ -73,6 +79,10 @@ EVENT_QUEUE_SIZE = 512
 """About 20 s of host audio at 40 ms a chunk, plus its transcript events."""
 
 OPENING = "The guest has joined the call. Welcome them and ask your first question."
+SEES_GUEST = (
+    "You can see your guest: a still from their camera arrives about once a second. Mention "
+    "what you see only when it helps the conversation."
+)
 WRAP_UP = "Time is nearly up: thank the guest warmly and close the interview now."
 
 
@@ -88,13 +98,16 @@ class GeminiLiveBridge:
         base_url: str | None = None,
         http_options: types.HttpOptions | None = None,
         tuning: GeminiTuning | None = None,
+        sees_video: bool = False,
     ) -> None:
         """A host for `brief`; `base_url` and `http_options` (e.g. an `ssl` context in
-        `async_client_args`) reach another endpoint than Google's, such as a test fake."""
+        `async_client_args`) reach another endpoint than Google's, such as a test fake.
+        With `sees_video` the host is told it sees the guest (`send_video`)."""
         options = http_options or types.HttpOptions()
         if base_url is not None:
             options = options.model_copy(update={"base_url": base_url})
         self._brief = brief
+        self._sees_video = sees_video
         self._api_key = api_key
         self._model = model
         self._http_options = options
@@ -148,6 +161,8 @@ class GeminiLiveBridge:
         (from `handle` if given), with a sliding context window for long interviews."""
         voice = types.PrebuiltVoiceConfig(voice_name=self._brief.voice)
         instruction = self._brief.system_instruction()
+        if self._sees_video:
+            instruction += "\n" + SEES_GUEST
         if self._seed is not None:
             instruction += "\n\n" + self._seed
         return types.LiveConnectConfig(
@@ -196,6 +211,13 @@ class GeminiLiveBridge:
             return  # the bridge gave up, and said so on `events()`
         self._uplink.push(pcm)
         await self._outbox.pump()
+
+    async def send_video(self, jpeg: bytes) -> None:
+        """Send a still of the guest now, or drop it (see the module docstring)."""
+        if self._started_at is None or self._closed:
+            return
+        sent = not self._uplink.paused and await self._outbox.show(jpeg)
+        self._metrics.video(sent=sent)
 
     async def guest_started_speaking(self) -> None:
         """Resume a paused stream (pre-roll first); a rotation waits for the answer."""

@@ -43,6 +43,12 @@ GUEST_SAMPLES = Counter(
     "full backlog.",
     ["fate"],
 )
+VIDEO_FRAMES = Counter(
+    "monumento_gemini_video_frames",
+    "Stills of the guest's camera by fate: sent, or skipped (no connection took input at the "
+    "time, or cost control had paused the stream).",
+    ["fate"],
+)
 SWITCH_SECONDS = Histogram(
     "monumento_gemini_switch_seconds",
     "From audio stopping on the old connection to the new one having taken all held audio.",
@@ -102,6 +108,10 @@ class GeminiStats:
     """The deepest the backlog of guest audio has been."""
     stream_ends: int = 0
     """`audioStreamEnd` messages sent (cost control pausing the stream)."""
+    video_frames_sent: int = 0
+    """Stills of the guest's camera sent (JPEG, at most one a second)."""
+    video_frames_skipped: int = 0
+    """Stills not sent: a switch of connection was under way, or the stream was paused."""
 
 
 class BridgeMetrics:
@@ -168,6 +178,14 @@ class BridgeMetrics:
     def sent(self, samples: int) -> None:
         """Guest samples went up."""
         self._stats.samples_sent += samples
+
+    def video(self, *, sent: bool) -> None:
+        """A still of the guest was sent, or skipped."""
+        if sent:
+            self._stats.video_frames_sent += 1
+        else:
+            self._stats.video_frames_skipped += 1
+        VIDEO_FRAMES.labels("sent" if sent else "skipped").inc()
 
     def samples(self, uplink: AudioUplink) -> None:
         """Take the uplink's counters; their growth since last time goes to Prometheus."""

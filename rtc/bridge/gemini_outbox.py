@@ -5,7 +5,9 @@ connection machine lets audio flow. Client turns (director notes, topics, the br
 catch-ups) go at once while it takes content; otherwise they are held, bounded (the oldest
 is dropped with a warning), and go first on the next connection. A write refused because
 the connection closed is put back, first in line, and reported to `on_closed`: nothing is
-lost between connections and each turn reaches exactly one.
+lost between connections and each turn reaches exactly one. Stills of the guest's camera
+are the exception: one goes to the connection audio flows to, or nowhere (the next one, a
+second later, shows the guest as well and more recently).
 
 Whoever holds the lock drains the audio queue before leaving it, so `pump` never waits for
 the lock: audio queued meanwhile goes up with the holder's drain.
@@ -34,6 +36,7 @@ from rtc.bridge.gemini_uplink import STREAM_END, AudioUplink
 logger = logging.getLogger(__name__)
 
 GUEST_MIME_TYPE = f"audio/pcm;rate={GUEST_SAMPLE_RATE}"
+STILL_MIME_TYPE = "image/jpeg"
 
 
 @dataclass(eq=False)
@@ -130,6 +133,22 @@ class Outbox:
             else:
                 await self._send(link, turn)
             await self.drain()
+
+    async def show(self, jpeg: bytes) -> bool:
+        """Send a still of the guest to the connection audio flows to, if any (False: none
+        took it; it is not held)."""
+        async with self.lock:
+            link = self._active() if self._machine.sending else None
+            sent = False
+            if link is not None:
+                blob = types.Blob(data=jpeg, mime_type=STILL_MIME_TYPE)
+                try:
+                    await link.session.send_realtime_input(video=blob)
+                    sent = True
+                except ConnectionClosed as exc:
+                    self._on_closed(link, closed_reason(exc))
+            await self.drain()  # audio queued while the still went up
+        return sent
 
     async def flush(self, link: Link, first: ClientTurn | None) -> None:
         """With the lock held: `first`, then the held turns, then the queued audio."""

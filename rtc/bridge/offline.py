@@ -89,6 +89,9 @@ class OfflineHost:
         if self._hearing and len(self._utterance) < MAX_UTTERANCE_BYTES:
             self._utterance += pcm
 
+    async def send_video(self, jpeg: bytes) -> None:
+        """The offline host cannot see: stills of the guest are ignored."""
+
     async def guest_started_speaking(self) -> None:
         self._hearing = True
         self._nudged = False

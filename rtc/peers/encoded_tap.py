@@ -3,21 +3,27 @@
 aiortc reassembles each RTP frame (an Opus packet, a VP8 frame) in its jitter buffer and
 hands it to a decoder thread through a queue, with no public hook in between. `tap_receiver`
 swaps that queue, before the decoder thread starts, for one that also hands every encoded
-frame to a callback on the event loop; for video it can skip decoding altogether (the engine
-does not need decoded frames, and VP8 decoding is the largest cost of a camera).
+frame to a callback on the event loop; for video it can skip decoding altogether (VP8
+decoding is the largest cost of a camera; the engine decodes the guest's video itself, and
+only when the host is to see the guest: `rtc.camera`).
 
 The jitter buffers hold audio (4 packets of prefetch, ~80 ms) longer than video (a frame is
 out when the next one starts, ~33 ms), so the time a frame leaves them is no measure of
 when it arrived: the tap also notes when each frame's first packet went into the jitter
 buffer, and tells the callback how long ago that was.
 
-This reaches into two private members of `RTCRtpReceiver`; `tap_receiver` checks they are
-there and fails loudly if an aiortc upgrade moves them (a test covers it).
+When the engine decodes the guest's video itself (so the host can see the guest) and has to
+drop frames, it needs a keyframe: `keyframe_requester` returns a function that asks for one
+the way aiortc does after its own decoder fails (a PLI goes out with the next packet).
+
+This reaches into three private members of `RTCRtpReceiver`; both functions check theirs are
+there and fail loudly if an aiortc upgrade moves them (tests cover both).
 """
 
 from __future__ import annotations
 
 import queue
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +32,7 @@ from aiortc.jitterbuffer import JitterBuffer, JitterFrame
 from aiortc.rtp import RtpPacket
 
 _QUEUE_ATTRIBUTE = "_RTCRtpReceiver__decoder_queue"
+_DECODER_ERROR_ATTRIBUTE = "_RTCRtpReceiver__decoder_error"
 _JITTER_BUFFER_ATTRIBUTE = "_RTCRtpReceiver__jitter_buffer"
 # Frames whose arrival is remembered until the jitter buffer lets them out (~3 s of video).
 _ARRIVALS_KEPT = 128
@@ -91,3 +98,12 @@ def tap_receiver(receiver: RTCRtpReceiver, sink: EncodedFrameSink, *, decode: bo
 
     setattr(receiver, _QUEUE_ATTRIBUTE, tapped)
     jitter_buffer.add = add_and_time  # type: ignore[method-assign]
+
+
+def keyframe_requester(receiver: RTCRtpReceiver) -> Callable[[], None]:
+    """A function asking the sender for a keyframe (a PLI, sent with the next packet
+    received); cheap, and safe to call from any thread."""
+    flag = getattr(receiver, _DECODER_ERROR_ATTRIBUTE, None)
+    if not isinstance(flag, threading.Event):
+        raise TapError("aiortc's RTCRtpReceiver has no decoder error flag to set: pin aiortc")
+    return flag.set

@@ -16,7 +16,7 @@ from aiortc import (
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
-from rtc.peers.encoded_tap import EncodedFrameSink, tap_receiver
+from rtc.peers.encoded_tap import EncodedFrameSink, keyframe_requester, tap_receiver
 
 logger = logging.getLogger(__name__)
 VP8_CODECS = [
@@ -48,6 +48,7 @@ class GuestPeer:
         self._on_closed = on_closed
         self.audio: asyncio.Future[MediaStreamTrack] = asyncio.get_running_loop().create_future()
         self.video: MediaStreamTrack | None = None
+        self._request_keyframe: Callable[[], None] | None = None
         self.closed = asyncio.Event()
         self._pc.on("track", self._on_track)
         self._pc.on("connectionstatechange", self._on_state)
@@ -72,12 +73,19 @@ class GuestPeer:
             raise PeerError("Microphone track missing: the offer must include audio")
         for transceiver in transceivers:
             if transceiver.kind == "video":
-                # VP8 is recorded as sent; the host needs no decoded video, so none is decoded.
+                # VP8 is recorded as sent; aiortc decodes none of it (the engine decodes what
+                # the host sees itself, a still a second, and asks for keyframes through this).
                 transceiver.setCodecPreferences(VP8_CODECS)
+                self._request_keyframe = keyframe_requester(transceiver.receiver)
             tap_receiver(transceiver.receiver, self._on_encoded, decode=transceiver.kind == "audio")
         self._pc.addTrack(self._outbound)
         await self._pc.setLocalDescription(await self._pc.createAnswer())
         return str(self._pc.localDescription.sdp)
+
+    def request_keyframe(self) -> None:
+        """Ask the guest's browser for a video keyframe (a PLI); nothing without video."""
+        if self._request_keyframe is not None:
+            self._request_keyframe()
 
     async def add_candidate(
         self, candidate: str, sdp_mid: str | None, sdp_mline_index: int | None

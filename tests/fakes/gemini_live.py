@@ -26,7 +26,7 @@ from typing import Any
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from tests.fakes.gemini_live_session import LiveSession
+from tests.fakes.gemini_live_session import FakeStill, LiveSession
 from tests.fakes.tls import local_tls
 
 WAIT_LIMIT = 20.0  # generous: CI machines may be busy
@@ -65,6 +65,10 @@ class FakeGeminiConfig:
     """Cut transcriptions into pieces of this many characters (mid-word); None: word by word."""
     numbered: bool = False
     """Number each turn's heard and reply texts ("… (#7)"), counting over all connections."""
+    video_session_limit: float | None = None
+    """Close a connection that received video this long after its setup, unless the setup
+    asked for contextWindowCompression: the service ends audio-with-video sessions without
+    compression at two minutes (shorter here, for tests)."""
 
 
 @dataclass
@@ -75,11 +79,15 @@ class FakeConnection:
     api_version: str
     api_key: str | None
     setup: dict[str, Any] = field(default_factory=dict)
+    setup_at: float | None = None
+    """When setup completed (time.monotonic())."""
     samples_received: int = 0
     audio_messages: list[int] = field(default_factory=list)
     """Samples per realtimeInput.audio message, in order."""
     audio_mime_types: set[str] = field(default_factory=set)
     audio_stream_ends: int = 0
+    stills: list[FakeStill] = field(default_factory=list)
+    """Every realtimeInput.video image, in order."""
     client_contents: list[dict[str, Any]] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     """The guest's text of each spoken turn (sent as inputTranscription), in order."""
@@ -155,6 +163,11 @@ class FakeGeminiLive:
     def client_contents(self) -> list[dict[str, Any]]:
         """Every clientContent message received, over all connections, in order."""
         return [content for c in self.connections for content in c.client_contents]
+
+    @property
+    def stills(self) -> list[FakeStill]:
+        """Every realtimeInput.video image received, over all connections, in order."""
+        return [still for c in self.connections for still in c.stills]
 
     @property
     def samples_received(self) -> int:

@@ -6,6 +6,11 @@ of the configured "heard" text, then the host's audio as modelTurn inlineData ch
 interleaved with outputTranscription fragments, then generationComplete, turnComplete
 and, when setup asked for it, a sessionResumptionUpdate. Guest speech starting during a
 turn stops it with `interrupted` (then turnComplete), as the real service does.
+
+Video (realtimeInput.video) must be a JPEG the fake can decode, else the connection closes
+with 1007. A connection that received video and has no context window compression closes
+`video_session_limit` seconds after its setup, as the service ends such sessions at two
+minutes.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ import contextlib
 import json
 import math
 import re
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import av
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
@@ -30,6 +38,21 @@ DIRECTOR = "[Director]"
 MEDIA_CHUNKS_REFUSED = (
     "realtime_input.media_chunks is deprecated. Use audio, video, or text instead."
 )
+INVALID_ARGUMENT = "Request contains an invalid argument."
+SESSION_LIMIT = (1011, "Deadline expired before operation could complete.")
+"""How the fake ends an audio-with-video session that outlived its limit."""
+
+
+@dataclass(frozen=True)
+class FakeStill:
+    """One realtimeInput.video image the fake received (a valid JPEG, or it closes)."""
+
+    at: float
+    """When it arrived (time.monotonic())."""
+    width: int
+    height: int
+    size: int
+    """Bytes of JPEG."""
 
 
 class LiveSession:
@@ -49,6 +72,7 @@ class LiveSession:
         self._resumable = False
         self._turn: asyncio.Task[None] | None = None
         self._lifetime: asyncio.Task[None] | None = None
+        self._limit: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         """Serve the connection until either side closes it."""
@@ -59,7 +83,7 @@ class LiveSession:
             pass
         finally:
             await self._ws.close()  # idempotent; waits for a close already under way
-            owned = {t for t in (self._turn, self._lifetime) if t is not None}
+            owned = {t for t in (self._turn, self._lifetime, self._limit) if t is not None}
             for task in owned:
                 task.cancel()
             if owned:
@@ -93,6 +117,7 @@ class LiveSession:
             await self.close(1007, "Invalid session resumption handle.")
             return False
         await self._send({"setupComplete": {}})
+        self._record.setup_at = time.monotonic()
         if self._config.connection_lifetime is not None:
             self._lifetime = asyncio.create_task(self._expire(self._config.connection_lifetime))
         return True
@@ -112,6 +137,10 @@ class LiveSession:
     async def _realtime_input(self, realtime: dict[str, Any]) -> None:
         if "mediaChunks" in realtime:
             await self.close(1007, MEDIA_CHUNKS_REFUSED)
+            return
+        video = realtime.get("video")
+        if video is not None:
+            await self._video(video)
             return
         if realtime.get("audioStreamEnd"):
             self._record.audio_stream_ends += 1
@@ -137,6 +166,29 @@ class LiveSession:
                 await self._interrupt()
             else:
                 await self._start_turn(heard=self._config.heard_text)
+
+    async def _video(self, video: Any) -> None:
+        mime = str(video.get("mimeType", "")) if isinstance(video, dict) else ""
+        if mime != "image/jpeg":
+            await self.close(1007, f"Unsupported video mime type: {mime}")
+            return
+        data = _bytes(str(video.get("data", "")))
+        size = await asyncio.to_thread(_jpeg_size, data)
+        if size is None:
+            await self.close(1007, INVALID_ARGUMENT)
+            return
+        self._record.stills.append(FakeStill(time.monotonic(), *size, len(data)))
+        limit = self._config.video_session_limit
+        compressed = "contextWindowCompression" in self._record.setup
+        if limit is not None and not compressed and self._limit is None:
+            self._limit = asyncio.create_task(self._end_session(limit))
+
+    async def _end_session(self, limit: float) -> None:
+        """Close the connection `limit` seconds after its setup (a session over its limit)."""
+        started = self._record.setup_at or time.monotonic()
+        await asyncio.sleep(max(0.0, started + limit - time.monotonic()))
+        with contextlib.suppress(ConnectionClosed):
+            await self.close(*SESSION_LIMIT)
 
     async def _client_content(self, content: dict[str, Any]) -> None:
         self._record.client_contents.append(content)
@@ -242,6 +294,17 @@ class LiveSession:
 def _bytes(data: str) -> bytes:
     """A proto JSON `bytes` field: base64, standard or URL-safe (the SDK sends the latter)."""
     return base64.b64decode(data.translate(str.maketrans("-_", "+/")) + "=" * (-len(data) % 4))
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """A JPEG's width and height, or None if it is not one (PyAV must decode it)."""
+    if not data.startswith(b"\xff\xd8"):
+        return None
+    try:
+        pictures = av.CodecContext.create("mjpeg", "r").decode(av.Packet(data))
+    except av.FFmpegError:
+        return None
+    return (pictures[0].width, pictures[0].height) if pictures else None
 
 
 def _camel(value: Any) -> Any:

@@ -124,7 +124,6 @@ async def test_a_guest_is_interviewed_by_the_offline_host(server: LiveServer) ->
 
     async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
         messages = (await http.get(f"/sessions/{session_id}/messages")).json()
-        assert (await http.get(f"/sessions/{session_id}")).json()["status"] == "processing"
     session = await finished_session(server, headers, session_id)
     roles = [message["role"] for message in messages]
     assert roles[:3] == ["ai", "user", "ai"]
