@@ -93,9 +93,13 @@ def thread_count(pid: int) -> int:
 
 
 def run(main: Coroutine[Any, Any, T]) -> T:
-    """Run a benchmark's main coroutine on uvloop, the loop `monumento serve` runs on."""
-    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        return runner.run(main)
+    """Run a benchmark's main coroutine on uvloop, the loop `monumento serve` runs on; ^C
+    ends it with a message (its children are stopped on the way out)."""
+    try:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            return runner.run(main)
+    except KeyboardInterrupt:
+        raise SystemExit("interrupted: every process this benchmark started was stopped") from None
 
 
 _CHILDREN: set[asyncio.subprocess.Process] = set()

@@ -395,10 +395,7 @@ async def amain(args: argparse.Namespace) -> list[Sweep]:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    try:
-        sweeps = run(amain(args))
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted: every process this benchmark started was stopped") from None
+    sweeps = run(amain(args))
     write_json(
         args.json,
         [

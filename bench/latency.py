@@ -415,11 +415,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    try:
-        results = run(amain(args))
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted: every process this benchmark started was stopped") from None
-    write_json(args.json, results)
+    write_json(args.json, run(amain(args)))
 
 
 if __name__ == "__main__":

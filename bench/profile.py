@@ -142,11 +142,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    try:
-        run(amain(args))
-    except KeyboardInterrupt:
-        raise SystemExit("interrupted: every process this benchmark started was stopped") from None
+    run(amain(parse_args(argv)))
 
 
 if __name__ == "__main__":

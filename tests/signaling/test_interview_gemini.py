@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from config import Settings
 from monumento.app import create_app
 from tests.conftest import make_settings
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
@@ -31,13 +33,13 @@ async def gemini() -> AsyncIterator[FakeGeminiLive]:
         yield fake
 
 
-@pytest.fixture
-async def server(
-    tmp_path: Path, database_url: str, gemini: FakeGeminiLive
-) -> AsyncIterator[LiveServer]:
+def gemini_settings(
+    tmp_path: Path, database_url: str, gemini: FakeGeminiLive, **overrides: Any
+) -> Settings:
+    """A server whose host is Gemini Live at the fake endpoint (its certificate trusted)."""
     ca_file = tmp_path / "fake-gemini-ca.pem"
     ca_file.write_bytes(local_tls().cert_pem)
-    settings = make_settings(
+    return make_settings(
         tmp_path,
         database_url,
         rtc_host_addresses="127.0.0.1",
@@ -45,8 +47,15 @@ async def server(
         gemini_api_key="test-key",
         gemini_base_url=gemini.base_url,
         gemini_ca_file=ca_file,
-        gemini_model="gemini-test-live",
+        **overrides,
     )
+
+
+@pytest.fixture
+async def server(
+    tmp_path: Path, database_url: str, gemini: FakeGeminiLive
+) -> AsyncIterator[LiveServer]:
+    settings = gemini_settings(tmp_path, database_url, gemini, gemini_model="gemini-test-live")
     async with serve(create_app(settings)) as live:
         yield live
 

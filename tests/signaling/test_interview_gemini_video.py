@@ -13,11 +13,10 @@ import pytest
 
 from monumento.app import create_app
 from rtc.bridge.gemini import SEES_GUEST
-from tests.conftest import make_settings
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
-from tests.fakes.tls import local_tls
 from tests.live_server import LiveServer, serve
 from tests.rtc.guest_client import GuestClient
+from tests.signaling.test_interview_gemini import gemini_settings
 from tests.signaling.test_interview_socket import finished_session, new_session, socket_url
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -33,18 +32,7 @@ async def gemini() -> AsyncIterator[FakeGeminiLive]:
 async def server(
     tmp_path: Path, database_url: str, gemini: FakeGeminiLive
 ) -> AsyncIterator[LiveServer]:
-    ca_file = tmp_path / "fake-gemini-ca.pem"
-    ca_file.write_bytes(local_tls().cert_pem)
-    settings = make_settings(
-        tmp_path,
-        database_url,
-        rtc_host_addresses="127.0.0.1",
-        interview_minute_seconds=12.0,
-        gemini_api_key="test-key",
-        gemini_base_url=gemini.base_url,
-        gemini_ca_file=ca_file,
-        gemini_send_video=True,
-    )
+    settings = gemini_settings(tmp_path, database_url, gemini, gemini_send_video=True)
     async with serve(create_app(settings)) as live:
         yield live
 
