@@ -357,6 +357,10 @@ class Interview:
                 self.mixer.flush_host()
                 if self.turns.barge_in():
                     self.hub.publish(host_event(HostTurn.INTERRUPTED))
+                if not self._vad.speaking:
+                    # The host cut itself short (a director's "now" note), not the guest: no
+                    # guest turn will end to let its next turn play, so let it play now.
+                    self.turns.guest_turn_ended()
             elif isinstance(event, HostStatus):
                 logger.warning("host %s: %s %s", self.session_id, event.state, event.detail)
                 if event.state in CONNECTION_STATES:
