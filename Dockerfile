@@ -14,6 +14,11 @@ COPY config ./config
 COPY store ./store
 COPY auth ./auth
 COPY api ./api
+COPY signaling ./signaling
+COPY rtc ./rtc
+COPY director ./director
+COPY recorder ./recorder
+COPY media ./media
 COPY monumento ./monumento
 RUN pip install .
 
