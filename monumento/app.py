@@ -25,6 +25,7 @@ from api import (
     metrics_routes,
     openapi,
     session_routes,
+    studio_routes,
 )
 from api.context import ApiContext, ReadinessCheck
 from api.errors import EXCEPTION_HANDLERS
@@ -176,6 +177,7 @@ def create_app(
             *health_routes.routes,
             *metrics_routes.routes,
             Mount(API_PREFIX, routes=api_routes),
+            *studio_routes.routes,
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
@@ -191,10 +193,11 @@ def create_app(
             Middleware(
                 RateLimitMiddleware,
                 limiter=limiter,
-                exempt=UNLIMITED_PATHS,
+                exempt=UNLIMITED_PATHS | studio_routes.EXEMPT_PATHS,
                 by_address=ADDRESS_LIMITED_PATHS,
                 # Signed media URLs: a seeking <video> makes many requests; the HMAC guards them.
-                exempt_prefixes=(f"{API_PREFIX}/media/",),
+                # The studio's pages and assets: no token, nothing to guess (api/studio_routes).
+                exempt_prefixes=(f"{API_PREFIX}/media/", *studio_routes.EXEMPT_PREFIXES),
             ),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
