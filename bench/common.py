@@ -325,44 +325,6 @@ def install_fast_audio_level() -> None:
     aiortc.rtp.compute_audio_level_dbov = fast_audio_level
 
 
-# A silent 20 ms Opus frame (CELT, as browsers send for silence).
-OPUS_SILENCE = b"\xf8\xff\xfe"
-
-
-def install_track_encoding(bit_rate: int = 96_000) -> None:
-    """What-if: `HostVoiceTrack` encodes its own frames (mono Opus, on the loop) and hands
-    aiortc packets, so aiortc neither computes an audio level nor hops to a thread per frame.
-    """
-    import fractions
-
-    import av
-
-    from rtc.peers.outbound import HostVoiceTrack
-
-    original = HostVoiceTrack.recv
-    time_base = fractions.Fraction(1, 48_000)
-
-    async def recv(self: HostVoiceTrack) -> Any:
-        frame = await original(self)
-        codec = self.__dict__.get("_bench_codec")
-        if codec is None:
-            codec = av.CodecContext.create("libopus", "w")
-            codec.bit_rate = bit_rate
-            codec.format = "s16"
-            codec.layout = "mono"
-            codec.sample_rate = 48_000
-            codec.time_base = time_base
-            codec.options = {"application": "voip"}
-            self.__dict__["_bench_codec"] = codec
-        packets = codec.encode(frame)
-        packet = packets[0] if packets else av.Packet(OPUS_SILENCE)
-        packet.pts = frame.pts
-        packet.time_base = time_base
-        return packet
-
-    HostVoiceTrack.recv = recv  # type: ignore[method-assign]
-
-
 # Statistics
 
 

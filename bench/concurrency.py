@@ -179,11 +179,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="what-if: servers use a numpy audio level instead of aiortc's Python loop",
     )
-    parser.add_argument(
-        "--encode-in-track",
-        action="store_true",
-        help="what-if: the engine's track encodes Opus itself (no audio level, no thread hop)",
-    )
     parser.add_argument("--wav", help="guests speak this audio file (looped with silences)")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     parser.add_argument(
@@ -220,8 +215,6 @@ async def sweep(name: str, args: argparse.Namespace, tmp: Path) -> Sweep:
         server_args = ["--kind", name, "--cpu", str(server_cpu), "--data-dir", str(tmp / name)]
         if args.fast_audio_level:
             server_args.append("--fast-audio-level")
-        if args.encode_in_track and SERVERS[name] == "engine":
-            server_args.append("--encode-in-track")
         server = await Child.start(f"server-{name}", "bench.server", server_args, tmp)
         started.append(server)
         port = (await server.expect("ready", 120))["port"]
@@ -382,7 +375,6 @@ async def amain(args: argparse.Namespace) -> list[Sweep]:
         f"server on CPU {server_cpu}, guests on CPU {client_cpu}; steps {args.steps}, "
         f"window {args.window:g} s, settle {args.settle:g} s"
         + (", numpy audio level" if args.fast_audio_level else "")
-        + (", engine encodes in its track" if args.encode_in_track else "")
     )
     sweeps: list[Sweep] = []
     with tempfile.TemporaryDirectory(prefix="monumento-bench-") as tmp:

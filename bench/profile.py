@@ -72,8 +72,6 @@ async def amain(args: argparse.Namespace) -> None:
             server_args += ["--data-dir", str(tmp / "data")]
             if args.fast_audio_level:
                 server_args.append("--fast-audio-level")
-            if args.encode_in_track:
-                server_args.append("--encode-in-track")
             server = await Child.start("server", "bench.server", server_args, tmp)
             started.append(server)
             port = (await server.expect("ready", 120))["port"]
@@ -134,9 +132,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--fast-audio-level", action="store_true", help="what-if: numpy audio level"
-    )
-    parser.add_argument(
-        "--encode-in-track", action="store_true", help="what-if: the track encodes Opus"
     )
     return parser.parse_args(argv)
 

@@ -42,7 +42,6 @@ from bench.common import (
     bench_settings,
     die_with_parent,
     install_fast_audio_level,
-    install_track_encoding,
     pin_to_cpu,
     rss_mib,
     uvicorn_config,
@@ -100,11 +99,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--tracemalloc",
         action="store_true",
         help="trace allocations (slow), so /_bench/stats?snapshot=… can say what grew",
-    )
-    parser.add_argument(
-        "--encode-in-track",
-        action="store_true",
-        help="what-if: the host's track hands aiortc Opus packets it encoded itself",
     )
     return parser.parse_args(argv)
 
@@ -256,8 +250,6 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if args.fast_audio_level:
         install_fast_audio_level()
-    if args.encode_in_track:
-        install_track_encoding()
     app, registry = build_app(args)
 
     def ready(port: int) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fractions
+from typing import Any
 
 import av
 import numpy as np
@@ -10,7 +11,11 @@ import numpy.typing as npt
 from av.audio.resampler import AudioResampler
 
 OUTBOUND_RATE = 48_000
+OUTBOUND_TIME_BASE = fractions.Fraction(1, OUTBOUND_RATE)
+OUTBOUND_BIT_RATE = 64_000
 FRAME_SAMPLES = OUTBOUND_RATE // 50  # 20 ms
+# A 20 ms Opus packet of silence (CELT fullband, mono), should the encoder hold one back.
+OPUS_MONO_SILENCE = bytes.fromhex("f8fffe")
 Samples = npt.NDArray[np.int16]
 
 
@@ -67,8 +72,35 @@ def outbound_frame(samples: Samples, pts: int) -> av.AudioFrame:
     frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
     frame.sample_rate = OUTBOUND_RATE
     frame.pts = pts
-    frame.time_base = fractions.Fraction(1, OUTBOUND_RATE)
+    frame.time_base = OUTBOUND_TIME_BASE
     return frame
+
+
+class OutboundEncoder:
+    """The guest's 20 ms frames of host voice → one mono Opus packet each, ready for RTP.
+
+    aiortc's sender, given decoded frames, computes each one's audio level in pure Python
+    and hands each to a thread to encode; together that costs more than the encoding
+    itself (~0.2 ms a frame here, on the loop), so the outbound track hands it packets.
+    """
+
+    def __init__(self, bit_rate: int = OUTBOUND_BIT_RATE) -> None:
+        codec = av.CodecContext.create("libopus", "w")
+        codec.bit_rate = bit_rate
+        codec.format = "s16"
+        codec.layout = "mono"
+        codec.sample_rate = OUTBOUND_RATE
+        codec.time_base = OUTBOUND_TIME_BASE
+        codec.options = {"application": "voip"}
+        self._codec = codec
+
+    def encode(self, samples: Samples, pts: int) -> av.Packet[Any]:
+        """One frame's packet, stamped with the frame's `pts` (48 kHz)."""
+        packets = self._codec.encode(outbound_frame(samples, pts))
+        packet = packets[0] if packets else av.Packet(OPUS_MONO_SILENCE)
+        packet.pts = pts
+        packet.time_base = OUTBOUND_TIME_BASE
+        return packet
 
 
 def rms(samples: Samples) -> float:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from rtc.audio import FRAME_SAMPLES, Samples, outbound_frame
+from rtc.audio import FRAME_SAMPLES, OutboundEncoder, Samples
 from rtc.mixer import OutboundMixer
 
 FRAME_S = 0.020
@@ -18,7 +19,8 @@ MAX_LAG_S = 0.100
 
 
 class HostVoiceTrack(MediaStreamTrack):
-    """An audio track pulling 20 ms frames from the mixer on a steady clock.
+    """An audio track pulling 20 ms frames from the mixer on a steady clock, handed to aiortc
+    as Opus packets (`OutboundEncoder` says why).
 
     `on_frame(samples, had_host_audio)` is called once per frame, so the engine can record
     what the guest hears and tell when the host's queued voice has played out.
@@ -30,10 +32,11 @@ class HostVoiceTrack(MediaStreamTrack):
         super().__init__()
         self._mixer = mixer
         self._on_frame = on_frame
+        self._encoder = OutboundEncoder()
         self._start: float | None = None
         self._index = 0
 
-    async def recv(self) -> av.AudioFrame:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         now = time.monotonic()
@@ -48,4 +51,4 @@ class HostVoiceTrack(MediaStreamTrack):
                 await asyncio.sleep(due - now)
         samples, had_host_audio = self._mixer.next_frame()
         self._on_frame(samples, had_host_audio)
-        return outbound_frame(samples, self._index * FRAME_SAMPLES)
+        return self._encoder.encode(samples, self._index * FRAME_SAMPLES)
