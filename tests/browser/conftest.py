@@ -126,20 +126,22 @@ class Pages:
         self.errors.append(f"{page.url}: uncaught {error}")
 
 
-async def new_pages(browser: Browser, server: LiveServer, **options: Any) -> Pages:
+@contextlib.asynccontextmanager
+async def new_pages(browser: Browser, server: LiveServer, **options: Any) -> AsyncIterator[Pages]:
+    """A fresh context (own sign-in, own storage) with the media permissions; closed on exit."""
     context = await browser.new_context(**options)
-    await context.grant_permissions(PERMISSIONS, origin=server.http)
-    return Pages(context, server.http)
+    try:
+        await context.grant_permissions(PERMISSIONS, origin=server.http)
+        yield Pages(context, server.http)
+    finally:
+        await context.close()
 
 
 @pytest.fixture
 async def pages(browser: Browser, studio_server: LiveServer) -> AsyncIterator[Pages]:
-    """A fresh context (own sign-in, own storage) at desktop size."""
-    opened = await new_pages(browser, studio_server, viewport={"width": 1280, "height": 900})
-    try:
+    """Pages at desktop size."""
+    async with new_pages(browser, studio_server, viewport={"width": 1280, "height": 900}) as opened:
         yield opened
-    finally:
-        await opened.context.close()
 
 
 async def session_in_address(page: Page) -> str:

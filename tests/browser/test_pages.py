@@ -26,11 +26,8 @@ navigator.mediaDevices.getUserMedia = async () => {
 
 @pytest.fixture
 async def phone(browser: Browser, studio_server: LiveServer) -> AsyncIterator[Pages]:
-    opened = await new_pages(browser, studio_server, **PHONE)
-    try:
+    async with new_pages(browser, studio_server, **PHONE) as opened:
         yield opened
-    finally:
-        await opened.context.close()
 
 
 async def overflow_px(page: Page) -> int:

@@ -70,7 +70,11 @@ class Recorder:
 
 
 def bridge_for(
-    fake: FakeGeminiLive, brief: HostBrief = BRIEF, tuning: GeminiTuning | None = None
+    fake: FakeGeminiLive,
+    brief: HostBrief = BRIEF,
+    tuning: GeminiTuning | None = None,
+    *,
+    sees_video: bool = False,
 ) -> GeminiLiveBridge:
     """A bridge that reaches `fake` and trusts its certificate."""
     return GeminiLiveBridge(
@@ -79,15 +83,16 @@ def bridge_for(
         base_url=fake.base_url,
         http_options=types.HttpOptions(async_client_args={"ssl": fake.client_ssl_context()}),
         tuning=tuning,
+        sees_video=sees_video,
     )
 
 
 @contextlib.asynccontextmanager
 async def interview(
-    fake: FakeGeminiLive, tuning: GeminiTuning | None = None
+    fake: FakeGeminiLive, tuning: GeminiTuning | None = None, *, sees_video: bool = False
 ) -> AsyncIterator[tuple[GeminiLiveBridge, Recorder]]:
     """A started bridge and the recorder of its events; closed (and drained) on exit."""
-    bridge = bridge_for(fake, tuning=tuning)
+    bridge = bridge_for(fake, tuning=tuning, sees_video=sees_video)
     await bridge.start()
     recorder = Recorder(bridge)
     try:

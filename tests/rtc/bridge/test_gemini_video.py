@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
@@ -18,7 +17,7 @@ from rtc.bridge.gemini_tuning import GeminiTuning
 from tests.fakes.audio import chunks, silence
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
 from tests.media.vp8 import still_jpeg
-from tests.rtc.bridge.test_gemini import API_KEY, BRIEF, FAST, Recorder, speak
+from tests.rtc.bridge.test_gemini import API_KEY, FAST, Recorder, bridge_for, interview, speak
 
 JPEG = still_jpeg()
 
@@ -27,27 +26,11 @@ def sent_metric(fate: str) -> float:
     return REGISTRY.get_sample_value("monumento_gemini_video_frames_total", {"fate": fate}) or 0.0
 
 
-@contextlib.asynccontextmanager
-async def seeing(
+def seeing(
     fake: FakeGeminiLive, tuning: GeminiTuning | None = None
-) -> AsyncIterator[tuple[GeminiLiveBridge, Recorder]]:
+) -> contextlib.AbstractAsyncContextManager[tuple[GeminiLiveBridge, Recorder]]:
     """A started bridge whose host sees the guest, and its events; closed on exit."""
-    bridge = GeminiLiveBridge(
-        BRIEF,
-        api_key=API_KEY,
-        base_url=fake.base_url,
-        http_options=types.HttpOptions(async_client_args={"ssl": fake.client_ssl_context()}),
-        tuning=tuning,
-        sees_video=True,
-    )
-    await bridge.start()
-    recorder = Recorder(bridge)
-    try:
-        yield bridge, recorder
-    finally:
-        await bridge.close()
-        async with asyncio.timeout(5):
-            await recorder.task
+    return interview(fake, tuning, sees_video=True)
 
 
 @contextlib.asynccontextmanager
@@ -83,12 +66,7 @@ async def test_stills_reach_the_model_as_jpeg_video_input() -> None:
 
 async def test_a_host_that_does_not_see_is_not_told_it_does() -> None:
     async with FakeGeminiLive(FAST) as fake:
-        bridge = GeminiLiveBridge(
-            BRIEF,
-            api_key=API_KEY,
-            base_url=fake.base_url,
-            http_options=types.HttpOptions(async_client_args={"ssl": fake.client_ssl_context()}),
-        )
+        bridge = bridge_for(fake)
         await bridge.start()
         await bridge.close()
     assert SEES_GUEST not in str(fake.setups[0]["systemInstruction"])
