@@ -355,12 +355,8 @@ class Interview:
                 self._host_turn_complete = True
             elif isinstance(event, Interrupted):
                 self.mixer.flush_host()
-                if self.turns.barge_in():
+                if self.turns.host_cut_short(guest_speaking=self._vad.speaking):
                     self.hub.publish(host_event(HostTurn.INTERRUPTED))
-                if not self._vad.speaking:
-                    # The host cut itself short (a director's "now" note), not the guest: no
-                    # guest turn will end to let its next turn play, so let it play now.
-                    self.turns.guest_turn_ended()
             elif isinstance(event, HostStatus):
                 logger.warning("host %s: %s %s", self.session_id, event.state, event.detail)
                 if event.state in CONNECTION_STATES:

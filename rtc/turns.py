@@ -97,6 +97,18 @@ class HostTurnTracker:
         self.state = HostTurn.INTERRUPTED
         return True
 
+    def host_cut_short(self, *, guest_speaking: bool) -> bool:
+        """The bridge says the host stopped mid-turn; True if that interrupted it.
+
+        With the guest speaking it is a barge-in: the host waits for the guest's turn to
+        end. Otherwise the host cut itself short (a director's "now" note): no guest turn
+        will end, so it listens again at once and its next turn plays.
+        """
+        interrupted = self.barge_in()
+        if not guest_speaking:
+            self.guest_turn_ended()
+        return interrupted
+
     def guest_turn_ended(self) -> bool:
         """The guest finished; an interrupted host listens again. True if that changed."""
         if self.state is not HostTurn.INTERRUPTED:

@@ -46,3 +46,15 @@ def test_host_turns() -> None:
     assert turns.accepts_host_audio
     assert turns.host_audio() and turns.playback_drained()
     assert turns.state is HostTurn.LISTENING
+
+
+def test_a_host_cut_short_waits_for_a_speaking_guest_but_not_for_a_silent_one() -> None:
+    turns = HostTurnTracker()
+    turns.host_audio()
+    assert turns.host_cut_short(guest_speaking=True) and turns.state is HostTurn.INTERRUPTED
+    turns.guest_turn_ended()
+    turns.host_audio()
+    # A director's "now" note: the guest is silent, so the host's next turn may play at once.
+    assert turns.host_cut_short(guest_speaking=False) and turns.state is HostTurn.LISTENING
+    assert turns.accepts_host_audio
+    assert not turns.host_cut_short(guest_speaking=False)  # not speaking: nothing to cut
