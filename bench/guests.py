@@ -69,7 +69,7 @@ SCRIPTS = {"conversation": (CONVERSATION, 4.5), "latency": (SHORT_ANSWERS, 2.0)}
 
 def speech_48k(text: str) -> bytes:
     """`text` spoken by eSpeak NG, as 48 kHz mono s16le."""
-    from rtc.bridge.speech import SpeechSynthesizer, resample_pcm
+    from rtc.bridge.offline.speech import SpeechSynthesizer, resample_pcm
 
     speech = SpeechSynthesizer().synthesize(text)
     return resample_pcm(speech.pcm, speech.sample_rate, RATE)

@@ -32,7 +32,7 @@ def tone_pcm(seconds: float, rate: int = TONE_RATE, hz: float = TONE_HZ) -> byte
 
 def speech_answer(text: str = SPOKEN_ANSWER) -> HostAudio:
     """`text` spoken by eSpeak NG at its own rate (22.05 kHz), as the offline host sends it."""
-    from rtc.bridge.speech import SpeechSynthesizer
+    from rtc.bridge.offline.speech import SpeechSynthesizer
 
     speech = SpeechSynthesizer().synthesize(text)
     return HostAudio(speech.pcm, speech.sample_rate)

@@ -44,7 +44,7 @@ from monumento.finalisation import StoreJobHooks
 from monumento.interviews import SharedTranscriber, build_registry
 from recorder.jobs import FinalisationQueue, pending_recordings
 from recorder.recovery import recover_recordings
-from rtc.bridge.speech import SpeechSynthesizer
+from rtc.bridge.offline.speech import SpeechSynthesizer
 from rtc.peers.ice import parse_ice_servers
 from rtc.registry import BridgeFactory
 from signaling.context import SignalingContext

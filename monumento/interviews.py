@@ -16,9 +16,9 @@ from recorder.session import SessionRecorder
 from rtc.audio import load_clip
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.offline import OfflineHost
-from rtc.bridge.speech import SpeechSynthesizer
-from rtc.bridge.transcriber import Transcriber, build_transcriber
+from rtc.bridge.offline.host import OfflineHost
+from rtc.bridge.offline.speech import SpeechSynthesizer
+from rtc.bridge.offline.transcriber import Transcriber, build_transcriber
 from rtc.interview import VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
@@ -131,8 +131,8 @@ def bridge_factory(
 
     from google.genai import types
 
-    from rtc.bridge.gemini import DEFAULT_MODEL, GeminiLiveBridge
-    from rtc.bridge.gemini_tuning import GeminiTuning
+    from rtc.bridge.gemini.bridge import DEFAULT_MODEL, GeminiLiveBridge
+    from rtc.bridge.gemini.tuning import GeminiTuning
 
     api_key = settings.gemini_api_key.get_secret_value()
     options = types.HttpOptions()

@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from starlette.applications import Starlette
 
-import rtc.bridge.gemini_metrics  # noqa: F401  (registers the host connection metrics)
+import rtc.bridge.gemini.metrics  # noqa: F401  (registers the host connection metrics)
 from api.openapi import OPERATIONS
 from monumento.app import create_app
 from monumento.logs import JsonFormatter

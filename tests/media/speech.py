@@ -6,7 +6,7 @@ import functools
 import wave
 from pathlib import Path
 
-from rtc.bridge.speech import DEFAULT_VOICE, SpeechSynthesizer, resample_pcm
+from rtc.bridge.offline.speech import DEFAULT_VOICE, SpeechSynthesizer, resample_pcm
 
 
 @functools.cache

@@ -7,8 +7,8 @@ from typing import Any
 
 from monumento.interviews import SharedTranscriber, bridge_factory, video_policy
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.gemini import SEES_GUEST, GeminiLiveBridge
-from rtc.bridge.speech import SpeechSynthesizer
+from rtc.bridge.gemini.bridge import SEES_GUEST, GeminiLiveBridge
+from rtc.bridge.offline.speech import SpeechSynthesizer
 from tests.conftest import make_settings
 
 

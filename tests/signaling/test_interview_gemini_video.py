@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from monumento.app import create_app
-from rtc.bridge.gemini import SEES_GUEST
+from rtc.bridge.gemini.bridge import SEES_GUEST
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
 from tests.live_server import LiveServer, serve
 from tests.rtc.guest_client import GuestClient

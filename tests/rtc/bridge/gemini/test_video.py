@@ -12,12 +12,19 @@ from google.genai import errors, types
 from prometheus_client import REGISTRY
 
 from rtc.bridge.base import HostStatus, TurnComplete
-from rtc.bridge.gemini import DEFAULT_MODEL, SEES_GUEST, GeminiLiveBridge
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.bridge import DEFAULT_MODEL, SEES_GUEST, GeminiLiveBridge
+from rtc.bridge.gemini.tuning import GeminiTuning
 from tests.fakes.audio import chunks, silence
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
 from tests.media.vp8 import still_jpeg
-from tests.rtc.bridge.test_gemini import API_KEY, FAST, Recorder, bridge_for, interview, speak
+from tests.rtc.bridge.gemini.test_bridge import (
+    API_KEY,
+    FAST,
+    Recorder,
+    bridge_for,
+    interview,
+    speak,
+)
 
 JPEG = still_jpeg()
 

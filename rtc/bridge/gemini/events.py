@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator
 from google.genai import types
 
 from rtc.bridge.base import HostAudio, HostEvent, Interrupted, Transcript, TurnComplete
-from rtc.bridge.gemini_history import ConversationHistory
+from rtc.bridge.gemini.history import ConversationHistory
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rtc.bridge.gemini_connection import (
+from rtc.bridge.gemini.connection import (
     REFUSED,
     Action,
     ArmDeadline,
@@ -15,7 +15,7 @@ from rtc.bridge.gemini_connection import (
     Status,
     Switch,
 )
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.tuning import GeminiTuning
 
 TUNING = GeminiTuning(rotation_margin_s=5.0, reconnect_attempts=4, backoff_initial_s=0.25)
 

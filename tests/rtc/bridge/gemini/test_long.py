@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rtc.bridge.base import HostStatus
-from rtc.bridge.gemini import GeminiLiveBridge
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.bridge import GeminiLiveBridge
+from rtc.bridge.gemini.tuning import GeminiTuning
 from tests.fakes.audio import chunks, silence, voiced
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
-from tests.rtc.bridge.test_gemini import Recorder, bridge_for
+from tests.rtc.bridge.gemini.test_bridge import Recorder, bridge_for
 
 MINUTE = 60 * 50
 """20 ms chunks in a minute of audio."""

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterator
 import numpy as np
 import pytest
 
-from rtc.bridge.transcriber import (
+from rtc.bridge.offline.transcriber import (
     PocketSphinxTranscriber,
     WhisperTranscriber,
     build_transcriber,
@@ -38,7 +38,7 @@ COMPANY_WORDS = {"started", "company", "ten", "years", "ago", "friends"}
 WORK = "i would like to talk about my work"
 WORK_WORDS = {"would", "like", "talk", "about", "work"}
 WHISPER_TEXT = "The weather is nice today."
-LOGGER = "rtc.bridge.transcriber"
+LOGGER = "rtc.bridge.offline.transcriber"
 
 
 @pytest.fixture

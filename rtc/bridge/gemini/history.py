@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.tuning import GeminiTuning
 
 Speaker = Literal["guest", "host", "director"]
 CONNECTION_TAG = "[Connection]"

@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from rtc.bridge.speech import SpeechSynthesizer, resample_pcm
+from rtc.bridge.offline.speech import SpeechSynthesizer, resample_pcm
 from tests.media.speech import speech_pcm, write_speech_wav
 
 NATIVE_RATE = 22_050

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.offline_plan import CLOSING, OPENINGS, QUESTIONS, QuestionPlan
+from rtc.bridge.offline.plan import CLOSING, OPENINGS, QUESTIONS, QuestionPlan
 
 
 def brief(**metadata: object) -> HostBrief:

@@ -10,11 +10,11 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from rtc.bridge import gemini
 from rtc.bridge.base import HostAudio, HostEvent, HostStatus, Interrupted, Transcript, TurnComplete
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.gemini import DEFAULT_MODEL, GeminiLiveBridge
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini import bridge as gemini
+from rtc.bridge.gemini.bridge import DEFAULT_MODEL, GeminiLiveBridge
+from rtc.bridge.gemini.tuning import GeminiTuning
 from tests.fakes.audio import chunks, rms, silence, voiced
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
 

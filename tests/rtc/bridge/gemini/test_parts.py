@@ -6,10 +6,10 @@ from google.genai import types
 
 from rtc.bridge.base import HostAudio, Interrupted, Transcript, TurnComplete
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.gemini_events import TurnAssembler
-from rtc.bridge.gemini_history import ConversationHistory
-from rtc.bridge.gemini_tuning import GeminiTuning
-from rtc.bridge.gemini_uplink import STREAM_END, AudioUplink, UplinkItem
+from rtc.bridge.gemini.events import TurnAssembler
+from rtc.bridge.gemini.history import ConversationHistory
+from rtc.bridge.gemini.tuning import GeminiTuning
+from rtc.bridge.gemini.uplink import STREAM_END, AudioUplink, UplinkItem
 
 RATE = 16_000
 BRIEF = HostBrief(vibe="The Historian", mode="Director Mode", duration_minutes=60, topics=["sea"])

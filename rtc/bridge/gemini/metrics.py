@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from prometheus_client import Counter, Histogram
 
-from rtc.bridge.gemini_connection import SwitchKind
-from rtc.bridge.gemini_uplink import AudioUplink
+from rtc.bridge.gemini.connection import SwitchKind
+from rtc.bridge.gemini.uplink import AudioUplink
 
 SampleFate = Literal["sent", "withheld", "dropped"]
 

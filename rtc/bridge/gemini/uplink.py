@@ -24,7 +24,7 @@ import enum
 from collections import deque
 from typing import Literal
 
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.tuning import GeminiTuning
 
 
 class Marker(enum.Enum):

@@ -28,10 +28,10 @@ from google.genai.live import AsyncSession
 from websockets.exceptions import ConnectionClosed
 
 from rtc.bridge.base import GUEST_SAMPLE_RATE
-from rtc.bridge.gemini_connection import ConnectionMachine, Phase
-from rtc.bridge.gemini_history import ConversationHistory
-from rtc.bridge.gemini_metrics import BridgeMetrics
-from rtc.bridge.gemini_uplink import STREAM_END, AudioUplink
+from rtc.bridge.gemini.connection import ConnectionMachine, Phase
+from rtc.bridge.gemini.history import ConversationHistory
+from rtc.bridge.gemini.metrics import BridgeMetrics
+from rtc.bridge.gemini.uplink import STREAM_END, AudioUplink
 
 logger = logging.getLogger(__name__)
 

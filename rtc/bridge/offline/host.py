@@ -19,8 +19,8 @@ from rtc.bridge.base import (
     TurnComplete,
 )
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.offline_plan import REPROMPT, QuestionPlan
-from rtc.bridge.transcriber import Transcriber
+from rtc.bridge.offline.plan import REPROMPT, QuestionPlan
+from rtc.bridge.offline.transcriber import Transcriber
 
 logger = logging.getLogger(__name__)
 

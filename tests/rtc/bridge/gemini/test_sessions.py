@@ -8,10 +8,10 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from rtc.bridge.base import HostStatus, Transcript, TurnComplete
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.tuning import GeminiTuning
 from tests.fakes.audio import chunks, silence, voiced
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
-from tests.rtc.bridge.test_gemini import WAIT, Recorder, bridge_for, interview, speak
+from tests.rtc.bridge.gemini.test_bridge import WAIT, Recorder, bridge_for, interview, speak
 
 NUMBERED = FakeGeminiConfig(pace=0, numbered=True)
 STEADY = GeminiTuning(cost_control=False)

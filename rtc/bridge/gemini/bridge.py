@@ -2,10 +2,10 @@
 
 A Live connection lasts about ten minutes (a `goAway` comes shortly before it closes) and
 may fail sooner; an interview lasts an hour. So this is a thin asyncio shell around
-sans-I/O parts: `gemini_connection` decides when to rotate, reconnect, restart or give up;
-`gemini_uplink` holds the guest's audio, `gemini_outbox` writes to the connection,
-`gemini_history` remembers the interview, `gemini_events` makes the events and
-`gemini_metrics` counts (`bridge.stats`). The shell owns the client, the connections and
+sans-I/O parts: `connection` decides when to rotate, reconnect, restart or give up;
+`uplink` holds the guest's audio, `outbox` writes to the connection,
+`history` remembers the interview, `events` makes the events and
+`metrics` counts (`bridge.stats`). The shell owns the client, the connections and
 their readers, one connect task, the goAway deadline timer and the tasks closing old
 connections; `close` cancels or awaits them all.
 
@@ -51,7 +51,7 @@ from google.genai import errors, types
 
 from rtc.bridge.base import GUEST_SAMPLE_RATE, HostEvent, HostStatus
 from rtc.bridge.brief import HostBrief
-from rtc.bridge.gemini_connection import (
+from rtc.bridge.gemini.connection import (
     REFUSED,
     Action,
     ArmDeadline,
@@ -62,12 +62,12 @@ from rtc.bridge.gemini_connection import (
     Status,
     Switch,
 )
-from rtc.bridge.gemini_events import EventQueue, TurnAssembler
-from rtc.bridge.gemini_history import ConversationHistory
-from rtc.bridge.gemini_metrics import BridgeMetrics, GeminiStats, stats_report
-from rtc.bridge.gemini_outbox import ClientTurn, Link, Outbox
-from rtc.bridge.gemini_tuning import GeminiTuning
-from rtc.bridge.gemini_uplink import AudioUplink
+from rtc.bridge.gemini.events import EventQueue, TurnAssembler
+from rtc.bridge.gemini.history import ConversationHistory
+from rtc.bridge.gemini.metrics import BridgeMetrics, GeminiStats, stats_report
+from rtc.bridge.gemini.outbox import ClientTurn, Link, Outbox
+from rtc.bridge.gemini.tuning import GeminiTuning
+from rtc.bridge.gemini.uplink import AudioUplink
 
 logger = logging.getLogger(__name__)
 

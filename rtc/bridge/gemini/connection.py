@@ -30,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from rtc.bridge.gemini_tuning import GeminiTuning
+from rtc.bridge.gemini.tuning import GeminiTuning
 
 REFUSED = 1007
 """The close code the service refuses a resumption handle with (unknown or expired)."""
