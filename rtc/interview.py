@@ -3,6 +3,8 @@
 When the host is to see the guest, their camera goes to it too, as a still a second
 (`rtc.camera`); otherwise the guest's video is only recorded, never decoded.
 
+Who has the floor is for `rtc.turns.TurnTaking` to decide; the interview applies its effects.
+
 An `Interview` outlives the guest's connection (a rejoin within the grace period resumes
 it: same clock, same host conversation). Its tasks live in one `TaskGroup`, owned by `run`.
 """
@@ -13,8 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiortc.mediastreams import MediaStreamError
@@ -35,16 +36,27 @@ from rtc.events import (
 from rtc.mixer import OneShotSource, OutboundMixer
 from rtc.peers.guest import GuestPeer
 from rtc.peers.outbound import HostVoiceTrack
-from rtc.turns import HostTurn, HostTurnTracker, InterviewLifecycle, InterviewPhase
-from rtc.vad import FRAME_BYTES, VadEvent, VoiceActivityDetector
+from rtc.turns import (
+    AnnounceTurn,
+    Effect,
+    FlushHost,
+    GuestStarted,
+    GuestStopped,
+    InterviewLifecycle,
+    InterviewPhase,
+    PlayHost,
+    SendAudio,
+    ToGuest,
+    TranscriptAt,
+    TurnTaking,
+)
+from rtc.vad import FRAME_BYTES, FRAME_MS, VadEvent, VoiceActivityDetector
 
 logger = logging.getLogger(__name__)
 
 TranscriptSink = Callable[[str, str, int], Awaitable[None]]
 PhaseListener = Callable[[InterviewPhase], Awaitable[None]]
 TRANSCRIPT_QUEUE = 1000
-# Guest audio held while the host connects (20 ms frames): 30 s, far more than a connect takes.
-BACKLOG_FRAMES = 1500
 STATE_TICK_S = 1.0
 # The host's connection, told to the client as `host` states beside the contract's three.
 CONNECTION_STATES = frozenset({"reconnecting", "resumed", "restarted"})
@@ -97,7 +109,7 @@ class Interview:
         self.timing = timing
         self.clock = InterviewClock()
         self.lifecycle = InterviewLifecycle()
-        self.turns = HostTurnTracker()
+        self.turns = TurnTaking(self.clock.elapsed_ms)
         self.hub = EventHub()
         self.mixer = OutboundMixer(sources)
         self._vad = VoiceActivityDetector(
@@ -123,11 +135,6 @@ class Interview:
         self._running = asyncio.Event()
         self._host_tasks: list[asyncio.Task[None]] = []
         self._tasks: asyncio.TaskGroup | None = None
-        self._guest_turn_ms = 0
-        self._host_turn_ms = 0
-        self._host_turn_complete = False
-        self._host_ready = False
-        self._backlog: deque[bytes] = deque(maxlen=BACKLOG_FRAMES)
 
     # The guest's connection
 
@@ -209,7 +216,7 @@ class Interview:
 
     def end(self, reason: str) -> None:
         """Finish the interview (the guest said so, time ran out, the guest never came back)."""
-        if self.lifecycle.on("end"):
+        if self.lifecycle.end():
             logger.info("interview %s ending: %s", self.session_id, reason)
             self.hub.publish(self._state())
         self._stop.set()
@@ -237,7 +244,7 @@ class Interview:
                 if self.recorder is not None:
                     await self.recorder.close()
         finally:
-            self.lifecycle.on("finished")
+            self.lifecycle.finished()
             self.hub.publish(self._state())
             self.hub.close()
             await self._on_phase(InterviewPhase.ENDED)
@@ -245,7 +252,7 @@ class Interview:
     async def _await_media(self) -> None:
         await self._live.wait()
         self.clock.start()
-        self.lifecycle.on("media_flowing")
+        self.lifecycle.media_flowing()
         self.hub.publish(self._state())
         await self._on_phase(InterviewPhase.LIVE)
         assert self._tasks is not None
@@ -260,9 +267,8 @@ class Interview:
             )
             self.end("the host could not start")
             return
-        while self._backlog:  # what the guest said while the host was connecting
-            await self.bridge.send_audio(self._backlog.popleft())
-        self._host_ready = True
+        while effects := self.turns.host_started():  # what the guest said meanwhile
+            await self._apply(effects)
 
     async def _keep_time(self) -> None:
         wrap_up_at = max(0.0, self.timing.duration_s - self.timing.wrap_up_before_s)
@@ -274,7 +280,7 @@ class Interview:
             self.hub.publish(self._state())
             remaining = self.timing.duration_s - self.clock.elapsed_s()
             await asyncio.sleep(min(STATE_TICK_S, max(remaining, 0.0)))
-        if self.lifecycle.on("time_up"):
+        if self.lifecycle.time_up():
             self.hub.publish(self._state())
         self._stop.set()
 
@@ -315,21 +321,23 @@ class Interview:
 
     async def _hear(self, chunk: bytes) -> None:
         event = self._vad.process(chunk)
-        if not self._host_ready:
-            self._backlog.append(chunk)
-            return
+        preroll_ms = 0
         if event is VadEvent.SPEECH_STARTED:
-            preroll_ms = len(self._vad.take_preroll()) // 32
-            self._guest_turn_ms = max(0, self.clock.elapsed_ms() - preroll_ms)
-            if self.turns.barge_in():
-                self.mixer.flush_host()
-                self.hub.publish(host_event(HostTurn.INTERRUPTED))
-            await self.bridge.guest_started_speaking()
-        await self.bridge.send_audio(chunk)
-        if event is VadEvent.SPEECH_ENDED:
-            await self.bridge.guest_stopped_speaking()
-            if self.turns.guest_turn_ended():
-                self.hub.publish(host_event(HostTurn.LISTENING))
+            preroll_ms = len(self._vad.take_preroll()) // FRAME_BYTES * FRAME_MS
+        await self._apply(self.turns.hear(chunk, event, preroll_ms=preroll_ms))
+
+    async def _apply(self, effects: Sequence[Effect]) -> None:
+        for effect in effects:
+            match effect:
+                case SendAudio(chunk):
+                    await self.bridge.send_audio(chunk)
+                case GuestStarted():
+                    await self.bridge.guest_started_speaking()
+                case GuestStopped():
+                    await self.bridge.guest_stopped_speaking()
+                    self._show(self.turns.guest_stop_sent())
+                case _:
+                    self._show([effect])
 
     async def _watch_guest(self, camera: GuestCamera) -> None:
         """Show the host stills of the guest's camera; a failure costs the host its view,
@@ -340,7 +348,7 @@ class Interview:
             logger.exception("the host of %s stopped seeing the guest", self.session_id)
 
     async def _show_guest(self, jpeg: bytes) -> None:
-        if self._host_ready and self.lifecycle.phase is InterviewPhase.LIVE:
+        if self.turns.host_ready and self.lifecycle.phase is InterviewPhase.LIVE:
             await self.bridge.send_video(jpeg)
 
     # Host → guest
@@ -348,15 +356,13 @@ class Interview:
     async def _relay_host(self) -> None:
         async for event in self.bridge.events():
             if isinstance(event, HostAudio):
-                self._play(event)
+                self._show(self.turns.host_audio(event))
             elif isinstance(event, Transcript):
-                self._transcribe(event)
+                self._show(self.turns.transcript(event))
             elif isinstance(event, TurnComplete):
-                self._host_turn_complete = True
+                self.turns.host_turn_complete()
             elif isinstance(event, Interrupted):
-                self.mixer.flush_host()
-                if self.turns.host_cut_short(guest_speaking=self._vad.speaking):
-                    self.hub.publish(host_event(HostTurn.INTERRUPTED))
+                self._show(self.turns.host_interrupted())
             elif isinstance(event, HostStatus):
                 logger.warning("host %s: %s %s", self.session_id, event.state, event.detail)
                 if event.state in CONNECTION_STATES:
@@ -366,22 +372,20 @@ class Interview:
                         error_event("The AI host lost its connection", "host_unavailable")
                     )
 
-    def _play(self, audio: HostAudio) -> None:
-        if not self.turns.accepts_host_audio:
-            return
-        self.mixer.push_host(self._host_converter.convert(audio.pcm, audio.sample_rate))
-        self._host_turn_complete = False
-        if self.turns.host_audio():
-            self._host_turn_ms = self.clock.elapsed_ms()
-            self.hub.publish(host_event(HostTurn.SPEAKING))
+    def _show(self, effects: Sequence[ToGuest]) -> None:
+        """Apply turn-taking's effects on what the guest hears and everyone sees."""
+        for effect in effects:
+            match effect:
+                case PlayHost(audio):
+                    self.mixer.push_host(self._host_converter.convert(audio.pcm, audio.sample_rate))
+                case FlushHost():
+                    self.mixer.flush_host()
+                case AnnounceTurn(state):
+                    self.hub.publish(host_event(state))
+                case TranscriptAt(line, offset):
+                    self._transcribe(line, offset)
 
-    def _transcribe(self, line: Transcript) -> None:
-        if line.role == "user":
-            offset = self._guest_turn_ms
-        elif self.turns.state is HostTurn.SPEAKING:
-            offset = self._host_turn_ms
-        else:  # a line that comes before its audio starts playing
-            offset = self.clock.elapsed_ms()
+    def _transcribe(self, line: Transcript, offset: int) -> None:
         self.hub.publish(transcript_event(line.role, line.text, offset, line.final))
         if line.final and line.text.strip():
             try:
@@ -392,13 +396,7 @@ class Interview:
     def _on_outbound_frame(self, samples: Samples, had_host_audio: bool) -> None:
         if self.recorder is not None:
             self.recorder.host_audio.add(samples.tobytes(), self.clock.elapsed_s())
-        if (
-            not had_host_audio
-            and self._host_turn_complete
-            and self.mixer.host_pending_samples == 0
-            and self.turns.playback_drained()
-        ):
-            self.hub.publish(host_event(HostTurn.LISTENING))
+        self._show(self.turns.outbound_frame(had_host_audio, self.mixer.host_pending_samples))
 
     async def _write_transcripts(self) -> None:
         while (line := await self._transcripts.get()) is not None:
