@@ -52,7 +52,10 @@ class EnergyVad:
     _pending: bytearray = field(default_factory=bytearray)
     _voiced_ms: int = 0
     _silent_ms: int = 0
+    _utterance_ms: int = 0
     speaking: bool = False
+    last_utterance_ms: int = 0
+    """The voiced time of the utterance that ended last."""
 
     def feed(self, pcm: bytes) -> list[str]:
         """Events found in `pcm`, in order: "start" (speech began) and "end" (it ended)."""
@@ -65,6 +68,7 @@ class EnergyVad:
             if rms(frame) >= self.threshold:
                 self._silent_ms = 0
                 self._voiced_ms += FRAME_MS
+                self._utterance_ms += FRAME_MS
                 if not self.speaking and self._voiced_ms >= self.min_speech_ms:
                     self.speaking = True
                     events.append("start")
@@ -74,13 +78,17 @@ class EnergyVad:
                     self._voiced_ms = 0
                     if self.speaking:
                         self.speaking = False
+                        self.last_utterance_ms = self._utterance_ms
                         events.append("end")
+                    self._utterance_ms = 0
         return events
 
     def stream_ended(self) -> bool:
         """Forget the stream so far; True if the guest was speaking when it ended."""
         was_speaking = self.speaking
+        if was_speaking:
+            self.last_utterance_ms = self._utterance_ms
         self._pending.clear()
-        self._voiced_ms = self._silent_ms = 0
+        self._voiced_ms = self._silent_ms = self._utterance_ms = 0
         self.speaking = False
         return was_speaking

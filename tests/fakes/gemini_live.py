@@ -7,6 +7,14 @@ messages. The client's keys come in either spelling (the SDK mixes `realtime_inp
 `turnComplete`, as proto JSON allows); the fake answers in camelCase, in binary frames,
 as the real service does. What each connection does is in `gemini_live_session`.
 
+Sessions: a setup without a handle starts a session; one with a handle the fake issued
+resumes that handle's session. By default (`one_socket_per_session`) the fake refuses a
+resume while an earlier socket of the same session is still open: it closes the new
+socket with 1011 before `setupComplete`, as the live Gemini API does (reported, verified
+against the live API, in aicc2025/sip-to-ai pull request 14: "Gemini rejects a resume with
+1011 while an earlier socket of the same session is still open"). The reason text is the
+service's generic one for 1011, "Internal error encountered."; no other is documented.
+
     async with FakeGeminiLive(FakeGeminiConfig(pace=0)) as fake:
         client = genai.Client(api_key="k", http_options=HttpOptions(
             base_url=fake.base_url, async_client_args={"ssl": fake.client_ssl_context()}))
@@ -61,6 +69,9 @@ class FakeGeminiConfig:
     go_away_grace: float = 0.5
     refuse_resumption: bool = False
     """Refuse every resumption handle with close 1007 (unknown handles always are)."""
+    one_socket_per_session: bool = True
+    """Refuse a resume with close 1011 while the session's earlier socket is open, as the
+    Gemini API does; False is the lenient behaviour (both sockets live side by side)."""
     fragment_chars: int | None = None
     """Cut transcriptions into pieces of this many characters (mid-word); None: word by word."""
     numbered: bool = False
@@ -78,6 +89,8 @@ class FakeConnection:
     path: str
     api_version: str
     api_key: str | None
+    session: int = 0
+    """The Live session this connection belongs to (a resume joins its handle's)."""
     setup: dict[str, Any] = field(default_factory=dict)
     setup_at: float | None = None
     """When setup completed (time.monotonic())."""
@@ -91,6 +104,10 @@ class FakeConnection:
     client_contents: list[dict[str, Any]] = field(default_factory=list)
     heard: list[str] = field(default_factory=list)
     """The guest's text of each spoken turn (sent as inputTranscription), in order."""
+    heard_ms: list[int] = field(default_factory=list)
+    """How long the guest spoke (voiced time) in each of those turns: a whole utterance."""
+    answered: int = 0
+    """Spoken turns whose reply played to its end (not interrupted, not cut by a close)."""
     replies: list[str] = field(default_factory=list)
     """The text of each host turn started, in order."""
     turns_completed: int = 0
@@ -109,6 +126,11 @@ class FakeGeminiLive:
         self.connections: list[FakeConnection] = []
         self.director_notes: list[str] = []
         self.handles_issued: list[str] = []
+        self.handle_sessions: dict[str, int] = {}
+        """Which session each issued handle resumes."""
+        self.sessions_started = 0
+        self.overlaps_refused = 0
+        """Resumes refused because the session's earlier socket was still open."""
         self._sessions: set[LiveSession] = set()
         self._changed = asyncio.Condition()
         self._fail_next_turn: tuple[int, str] | None = None
@@ -116,6 +138,9 @@ class FakeGeminiLive:
         self._pending_note: str | None = None
         self.turns_started = 0
         """Host turns started over all connections (what `numbered` counts)."""
+        self.timeline: list[str] = []
+        """Over all connections, in order: "heard" for each spoken guest turn the fake
+        heard, "replied" for each host turn that played to its end."""
         self.accepting = asyncio.Event()
         """Cleared, new connections wait before their setup is read (an outage in progress)."""
         self.accepting.set()
@@ -186,6 +211,22 @@ class FakeGeminiLive:
         """Refuse the next resumption handle with close 1007, as for an expired one."""
         self._refuse_next = True
 
+    def issue_handle(self, session: int) -> str:
+        """A new resumption handle of `session` (used by sessions)."""
+        handle = f"fake-handle-{len(self.handles_issued) + 1}"
+        self.handles_issued.append(handle)
+        self.handle_sessions[handle] = session
+        return handle
+
+    def start_session(self) -> int:
+        """A new session's number (used by sessions, for a setup without a handle)."""
+        self.sessions_started += 1
+        return self.sessions_started
+
+    def socket_open(self, session: int, besides: LiveSession) -> bool:
+        """Whether a socket of `session` other than `besides` is still open."""
+        return any(s.open and s.session == session for s in self._sessions if s is not besides)
+
     def take_refusal(self) -> bool:
         """Whether a one-off refusal is pending, now consumed (used by sessions)."""
         refuse, self._refuse_next = self._refuse_next, False
@@ -211,6 +252,11 @@ class FakeGeminiLive:
     ) -> None:
         """Close every open connection with `code`, as the service does when it fails."""
         await asyncio.gather(*(session.close(code, reason) for session in list(self._sessions)))
+
+    def go_away_now(self, grace: float) -> None:
+        """Send goAway on every open connection now; each closes `grace` seconds later."""
+        for session in list(self._sessions):
+            session.go_away(grace)
 
     def drop_all(self) -> None:
         """Cut every open connection's TCP connection, as a network failure does (1006)."""

@@ -7,6 +7,10 @@ interleaved with outputTranscription fragments, then generationComplete, turnCom
 and, when setup asked for it, a sessionResumptionUpdate. Guest speech starting during a
 turn stops it with `interrupted` (then turnComplete), as the real service does.
 
+A resume is refused with 1007 for a handle the fake did not issue (or when told to refuse
+one), and with 1011 while the handle's session has another socket open, unless the fake is
+lenient (`one_socket_per_session=False`); see `gemini_live`.
+
 Video (realtimeInput.video) must be a JPEG the fake can decode, else the connection closes
 with 1007. A connection that received video and has no context window compression closes
 `video_session_limit` seconds after its setup, as the service ends such sessions at two
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import av
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from tests.fakes.audio import GUEST_RATE, HOST_RATE, EnergyVad, voiced
 
@@ -41,6 +46,8 @@ MEDIA_CHUNKS_REFUSED = (
 INVALID_ARGUMENT = "Request contains an invalid argument."
 SESSION_LIMIT = (1011, "Deadline expired before operation could complete.")
 """How the fake ends an audio-with-video session that outlived its limit."""
+SOCKET_OPEN = (1011, "Internal error encountered.")
+"""How the fake refuses a resume while the session's earlier socket is open."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +77,8 @@ class LiveSession:
             end_silence_ms=self._config.end_silence_ms,
         )
         self._resumable = False
+        self.session = 0
+        """The Live session this socket belongs to (0 until its setup is read)."""
         self._turn: asyncio.Task[None] | None = None
         self._lifetime: asyncio.Task[None] | None = None
         self._limit: asyncio.Task[None] | None = None
@@ -89,11 +98,21 @@ class LiveSession:
             if owned:
                 await asyncio.wait(owned)
 
+    @property
+    def open(self) -> bool:
+        """Whether the socket is open (no close frame sent or received yet)."""
+        return self._ws.state is State.OPEN
+
     async def close(self, code: int, reason: str) -> None:
         """Close the connection with `code` and record it."""
         if self._record.close_code is None:
             self._record.close_code = code
         await self._ws.close(code, reason)
+
+    def go_away(self, grace: float) -> None:
+        """Announce the connection's end now (unless it was announced), closing after `grace`."""
+        if self._lifetime is None and self.open:
+            self._lifetime = asyncio.create_task(self._expire(0, grace))
 
     def drop(self) -> None:
         """Abort the TCP connection without a close frame."""
@@ -116,6 +135,16 @@ class LiveSession:
         if handle and (refused or self._fake.take_refusal()):
             await self.close(1007, "Invalid session resumption handle.")
             return False
+        if handle:
+            self.session = self._fake.handle_sessions[handle]
+            strict = self._config.one_socket_per_session
+            if strict and self._fake.socket_open(self.session, besides=self):
+                self._fake.overlaps_refused += 1
+                await self.close(*SOCKET_OPEN)
+                return False
+        else:
+            self.session = self._fake.start_session()
+        self._record.session = self.session
         await self._send({"setupComplete": {}})
         self._record.setup_at = time.monotonic()
         if self._config.connection_lifetime is not None:
@@ -222,6 +251,8 @@ class LiveSession:
             if heard is not None:
                 heard += number
                 self._record.heard.append(heard)
+                self._record.heard_ms.append(self._vad.last_utterance_ms)
+                self._fake.timeline.append("heard")
             for fragment in self._fragments(heard or ""):
                 await self._send({"serverContent": {"inputTranscription": {"text": fragment}}})
             note = self._fake.take_note()
@@ -230,6 +261,8 @@ class LiveSession:
             self._record.replies.append(reply)
             if not await self._speak(reply):
                 return
+            self._record.answered += heard is not None
+            self._fake.timeline.append("replied")
             await self._send({"serverContent": {"generationComplete": True}})
             await self._end_turn()
         except ConnectionClosed:
@@ -262,18 +295,18 @@ class LiveSession:
         self._record.turns_completed += 1
         await self._send({"serverContent": {"turnComplete": True}})
         if self._resumable:
-            handle = f"fake-handle-{len(self._fake.handles_issued) + 1}"
-            self._fake.handles_issued.append(handle)
+            handle = self._fake.issue_handle(self.session)
             await self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
         await self._fake.changed()
 
-    async def _expire(self, lifetime: float) -> None:
+    async def _expire(self, lifetime: float, grace: float | None = None) -> None:
         """goAway after `lifetime`, then close once the grace period is over."""
         try:
             await asyncio.sleep(lifetime)
-            grace = self._config.go_away_grace
+            grace = self._config.go_away_grace if grace is None else grace
             self._record.go_aways += 1
             await self._send({"goAway": {"timeLeft": f"{grace:g}s"}})
+            await self._fake.changed()
             await asyncio.sleep(grace)
             await self.close(1000, "Connection lifetime reached.")
         except ConnectionClosed:

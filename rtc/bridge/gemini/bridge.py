@@ -52,6 +52,7 @@ from google.genai import errors, types
 from rtc.bridge.base import GUEST_SAMPLE_RATE, HostEvent, HostStatus
 from rtc.bridge.brief import HostBrief
 from rtc.bridge.gemini.connection import (
+    OVERLAP_REFUSED,
     REFUSED,
     Action,
     ArmDeadline,
@@ -123,7 +124,6 @@ class GeminiLiveBridge:
             self._machine,
             self._uplink,
             self._history,
-            self._metrics,
             held_limit=tuning.held_contents,
             active=lambda: self._link,
             on_closed=self._lost,
@@ -133,6 +133,8 @@ class GeminiLiveBridge:
         self._retiring: set[asyncio.Task[None]] = set()
         self._deadline: asyncio.Task[None] | None = None
         self._seed: str | None = None
+        self._utterance_mark = 0
+        """The history's mark when the guest last started speaking."""
         self._started_at: float | None = None
         self._go_away: str | None = None
         self._closed = False
@@ -221,6 +223,7 @@ class GeminiLiveBridge:
 
     async def guest_started_speaking(self) -> None:
         """Resume a paused stream (pre-roll first); a rotation waits for the answer."""
+        self._utterance_mark = self._history.mark
         self._machine.guest_started()
         self._uplink.guest_started()
         if self._started_at is not None and self._machine.phase is not Phase.CLOSED:
@@ -309,17 +312,24 @@ class GeminiLiveBridge:
     async def _connect(self, action: Connect) -> None:
         """Open the connection the machine asked for and switch to it, or report why not."""
         await asyncio.sleep(action.delay)
+        if not action.overlap:
+            await self._close_active()
         if action.handle is None:  # a fresh session: seed it with the interview so far
-            self._seed = self._history.summary(time.monotonic() - (self._started_at or 0.0))
+            elapsed = time.monotonic() - (self._started_at or 0.0)
+            self._seed = self._history.summary(elapsed, guest_after=self._replayed_after())
         try:
             link = await self._open(action)
         except errors.APIError as exc:
-            refused = exc.code == REFUSED and action.handle is not None
-            self._metrics.connect_failed(refused=refused)
+            if exc.code == OVERLAP_REFUSED and action.overlap:
+                logger.info("Gemini Live refused a second socket: rotating break-before-make")
+                self._metrics.connect_failed("overlap")
+            else:
+                refused = exc.code == REFUSED and action.handle is not None
+                self._metrics.connect_failed("refused" if refused else "error")
             self._apply(self._machine.connect_failed(action.link, exc.code, _api_reason(exc)))
             return
         except Exception as exc:  # a network error, a timeout, a refused handshake
-            self._metrics.connect_failed(refused=False)
+            self._metrics.connect_failed("error")
             self._apply(self._machine.connect_failed(action.link, None, repr(exc)))
             return
         switch = self._apply(self._machine.connected(link.id))
@@ -345,11 +355,12 @@ class GeminiLiveBridge:
             if old is not None:
                 await old.stop_reading()
                 self._retire(old)
-                self._events.put_all(self._turns.finish(cut=True))
+                self._cut_lines()
             if self._deadline is not None:
                 self._deadline.cancel()
             link.reader = asyncio.create_task(self._read(link), name="gemini-live-reader")
             backlog = self._uplink.queued_samples
+            replayed = self._uplink.replay() if switch.guest_unanswered else 0
             await self._outbox.flush(link, self._first_turn(switch))
         if switch.held_since is not None:
             done = time.monotonic()
@@ -360,17 +371,28 @@ class GeminiLiveBridge:
                 since_go_away=None if switch.go_away_at is None else done - switch.go_away_at,
                 backlog=backlog,
             )
-            logger.info("Gemini Live: %s to connection %d", switch.kind, link.id)
+            logger.info(
+                "Gemini Live: %s to connection %d (%d samples held, %d replayed)",
+                switch.kind,
+                link.id,
+                backlog,
+                replayed,
+            )
         self._metrics.samples(self._uplink)
 
     def _first_turn(self, switch: Switch) -> ClientTurn | None:
-        """What a new connection is told first: the opening, a catch-up or a nudge."""
-        complete = not switch.guest_active and not self._outbox.holds_complete_turn
+        """What a new connection is told first: the opening, a catch-up or a nudge; the
+        guest's unanswered utterance, replayed, follows it."""
+        complete = not (
+            switch.guest_unanswered or switch.guest_active or self._outbox.holds_complete_turn
+        )
         if switch.kind == "opened":
             return ClientTurn(OPENING, True)
         if switch.kind == "restarted":
             return ClientTurn(self._history.nudge(), complete)
-        missed = None if switch.mark is None else self._history.catch_up(switch.mark)
+        if switch.mark is None:
+            return None
+        missed = self._history.catch_up(switch.mark, guest_after=self._replayed_after())
         return None if missed is None else ClientTurn(missed, complete)
 
     async def _read(self, link: Link) -> None:
@@ -409,12 +431,37 @@ class GeminiLiveBridge:
             return
         if self._machine.phase is Phase.OPEN:
             self._metrics.lost()
-        self._events.put_all(self._turns.finish(cut=True))
+        self._cut_lines()
         self._apply(self._machine.lost(link.id, reason))
+
+    def _replayed_after(self) -> int | None:
+        """The history mark after which the guest's lines are replayed as audio to the next
+        connection (their unanswered utterance, whole), if they are."""
+        if self._machine.guest_unanswered and self._uplink.replay_complete:
+            return self._utterance_mark
+        return None
+
+    def _cut_lines(self) -> None:
+        """The connection is going: finish its lines (the guest's, if replayed, is not)."""
+        replayed = self._replayed_after() is not None
+        self._events.put_all(self._turns.finish(cut=True, replayed=replayed))
 
     async def _expire(self, action: ArmDeadline) -> None:
         await asyncio.sleep(action.seconds)
         self._apply(self._machine.deadline(action.link))
+
+    async def _close_active(self) -> None:
+        """Break before make: close the active connection, and wait, before the next opens
+        (the service refuses a resume while an earlier socket of the session is open)."""
+        link = self._link
+        if link is None:
+            return
+        await link.stop_reading()
+        try:
+            async with asyncio.timeout(self._tuning.close_timeout_s):
+                await link.close()
+        except TimeoutError:
+            logger.warning("Gemini Live: connection %d did not close in time", link.id)
 
     def _retire(self, link: Link) -> None:
         """Close `link` in the background (a close handshake can take a while)."""

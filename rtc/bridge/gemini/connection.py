@@ -20,6 +20,16 @@ A resumable point is a handle that arrives while no host turn is under way and t
 last utterance has been answered, with nothing sent since: resuming from an older handle
 loses whatever happened after it (the shell then catches the new connection up). The
 service's `resumable` flag alone is not enough, as Vertex AI sets it mid-answer too.
+
+A switch while the guest's latest utterance is unanswered (a forced rotation, a loss)
+tells the shell so: the new connection gets that utterance's audio again, from its start,
+so an answer that straddles a switch reaches the model whole.
+
+Rotation is make-before-break (the next connection opens while the old one still takes
+audio) unless the tuning says break-before-make or the service refused a second socket of
+the session: the Gemini API closes a resume with 1011 while the session's earlier socket is
+open. Then the machine closes the old connection and resumes once more, break-before-make,
+for this rotation and every later one: a refusal costs one extra connection, never a loop.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ from rtc.bridge.gemini.tuning import GeminiTuning
 
 REFUSED = 1007
 """The close code the service refuses a resumption handle with (unknown or expired)."""
+OVERLAP_REFUSED = 1011
+"""The close code the Gemini API refuses a resume with while the session's earlier socket
+is still open (aicc2025/sip-to-ai pull request 14, verified against the live API)."""
 
 SwitchKind = Literal["opened", "rotated", "resumed", "restarted"]
 
@@ -56,6 +69,8 @@ class Connect:
     link: int
     handle: str | None
     delay: float
+    overlap: bool = False
+    """Make-before-break: keep the active connection open meanwhile (else close it first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +89,9 @@ class Switch:
     """A rotation that did not wait for a resumable point (deadline, or an early close)."""
     guest_active: bool
     """The guest spoke while audio was held, or is speaking: do not make the host talk."""
+    guest_unanswered: bool = False
+    """The guest's latest utterance has not been answered: the shell replays it to the new
+    connection, whose service answers it, so no client turn completes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +148,22 @@ class ConnectionMachine:
         self._guest_speaking = False
         self._guest_in_hold = False
         self._clean = False
+        self._break_first = tuning.rotation == "break-before-make"
+        self._active_open = False
+        self._overlapping = False
+        self._content_unanswered = False
+        self.overlaps_refused = 0
+        """Make-before-break attempts the service refused (then break-before-make)."""
 
     @property
     def handle(self) -> str | None:
         """The newest resumption handle (None before the first, or after a refusal)."""
         return self._handle
+
+    @property
+    def guest_unanswered(self) -> bool:
+        """Whether the guest spoke since the host last began a turn."""
+        return self._guest_start_seq > self._host_turn_seq
 
     @property
     def sending(self) -> bool:
@@ -170,9 +199,12 @@ class ConnectionMachine:
             go_away_at=self._go_away_at,
             forced=self._forced,
             guest_active=self._guest_in_hold or self._guest_speaking,
+            guest_unanswered=kind != "opened" and self.guest_unanswered,
         )
         self.phase = Phase.OPEN
         self.active = link
+        self._active_open = True
+        self._overlapping = False
         self._attempts = 0
         self._announced = self._forced = self._host_busy = self._clean = False
         self._held_since = self._go_away_at = None
@@ -189,6 +221,10 @@ class ConnectionMachine:
         if self.phase is Phase.CONNECTING:
             self.phase = Phase.CLOSED
             return [GiveUp(reason)]
+        if code == OVERLAP_REFUSED and self._overlapping:
+            self.overlaps_refused += 1
+            self._break_first = True  # and stay so: the service does not change its mind
+            return [self._connect(self._usable_handle(), 0.0)]
         if code == REFUSED and self.phase is Phase.RESUMING:
             self._handle = None
             self.phase = Phase.RESTARTING
@@ -197,6 +233,8 @@ class ConnectionMachine:
 
     def lost(self, link: int, reason: str) -> list[Action]:
         """The active connection `link` ended without the machine asking for it."""
+        if link == self.active:
+            self._active_open = False
         if link != self.active or not self.sending:
             return []  # an old connection, or the one a rotation is already leaving
         self._hold()
@@ -226,16 +264,20 @@ class ConnectionMachine:
         if link != self.active or not self.sending:
             return []
         self._handle, self._handle_mark, self._handle_at = handle, mark, self._clock()
-        self._clean = not self._host_busy and self._guest_start_seq <= self._host_turn_seq
+        self._clean = not self._host_busy and not self.guest_unanswered
         if self.phase is Phase.GOING_AWAY and self._clean:
             return self._rotate(forced=False)
         return []
 
     def host_output(self, link: int) -> None:
-        """`link` sent something of a turn (transcription, audio): a turn is under way."""
+        """`link` sent something of a turn (transcription, audio): a turn is under way. It
+        answers the guest, unless it answers a client turn sent since the last one."""
         if link == self.active and not self._host_busy:
             self._host_busy = True
-            self._host_turn_seq = self._next()
+            if self._content_unanswered:
+                self._content_unanswered = False
+            else:
+                self._host_turn_seq = self._next()
         self._clean = False
 
     def turn_complete(self, link: int) -> None:
@@ -255,9 +297,11 @@ class ConnectionMachine:
         """The engine heard the guest stop speaking."""
         self._guest_speaking = False
 
-    def content_sent(self) -> None:
-        """A client turn went to the active connection: the newest handle predates it."""
+    def content_sent(self, *, complete: bool) -> None:
+        """A client turn went to the active connection: the newest handle predates it. A
+        `complete` one makes the host answer it (a note, the opening), not the guest."""
         self._clean = False
+        self._content_unanswered |= complete
 
     def close(self) -> None:
         """The bridge is closing: nothing more happens."""
@@ -305,7 +349,9 @@ class ConnectionMachine:
         self._links += 1
         self._pending = self._links
         self._resume_mark = self._handle_mark if handle else None
-        return Connect(self._links, handle, delay)
+        self._overlapping = self._active_open and not self._break_first
+        self._active_open &= self._overlapping  # the shell closes it first otherwise
+        return Connect(self._links, handle, delay, self._overlapping)
 
     def _next(self) -> int:
         self._seq += 1

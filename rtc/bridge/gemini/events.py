@@ -64,8 +64,12 @@ class TurnAssembler:
             events.append(TurnComplete())
         return events
 
-    def finish(self, *, cut: bool = False) -> list[HostEvent]:
-        """Final lines for whatever is under way (`cut`: the host's connection ended it)."""
+    def finish(self, *, cut: bool = False, replayed: bool = False) -> list[HostEvent]:
+        """Final lines for whatever is under way (`cut`: the host's connection ended it). A
+        guest line whose audio is `replayed` to the next connection is dropped instead: that
+        connection transcribes it whole."""
+        if replayed:
+            self._guest.clear()
         return self._finish_guest() + self._finish_host(cut=cut)
 
     def _finish_guest(self) -> list[HostEvent]:

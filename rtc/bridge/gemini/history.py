@@ -74,22 +74,28 @@ class ConversationHistory:
         """The kept entries added after `mark`, oldest first."""
         return sorted((e for e in (*self._lines, *self._notes) if e.seq > mark), key=_seq)
 
-    def catch_up(self, mark: int) -> str | None:
-        """What a session resumed from a handle taken at `mark` missed (None: nothing)."""
-        missed = self.since(mark)
+    def catch_up(self, mark: int, *, guest_after: int | None = None) -> str | None:
+        """What a session resumed from a handle taken at `mark` missed (None: nothing). The
+        guest's lines after `guest_after` are left out: their audio is sent to it again."""
+        missed = [e for e in self.since(mark) if not _replayed(e, guest_after)]
         if not missed:
             return None
         lines = [
             f"{CONNECTION_TAG} The line to you dropped for a moment. This happened after the "
             "point your session was restored to:",
             *(_line(entry) for entry in missed),
-            "Carry on from there. Do not repeat what you already said and do not greet the "
-            "guest again.",
         ]
+        if guest_after is not None:
+            lines.append("What the guest is saying now is played to you again next.")
+        lines.append(
+            "Carry on from there. Do not repeat what you already said and do not greet the "
+            "guest again."
+        )
         return "\n".join(lines)
 
-    def summary(self, elapsed_s: float) -> str:
-        """The seed of a fresh session, after the brief's own instruction."""
+    def summary(self, elapsed_s: float, *, guest_after: int | None = None) -> str:
+        """The seed of a fresh session, after the brief's own instruction; the guest's lines
+        after `guest_after` are left out (their audio is sent to the session again)."""
         brief = self._brief
         minutes = max(0, round(elapsed_s / 60))
         parts = [
@@ -104,9 +110,10 @@ class ConversationHistory:
         if self._notes:
             parts.append("- Director notes so far, oldest first:")
             parts.extend(f"  - {note.text}" for note in self._notes)
-        if self._lines:
+        lines = [entry for entry in self._lines if not _replayed(entry, guest_after)]
+        if lines:
             parts.append("- The last exchanges, oldest first:")
-            parts.extend(f"  {_line(entry)}" for entry in self._lines)
+            parts.extend(f"  {_line(entry)}" for entry in lines)
         else:
             parts.append("- Nothing has been said yet.")
         return "\n".join(parts)
@@ -124,6 +131,11 @@ def _line(entry: Entry) -> str:
     if entry.cut:
         label += " (cut off)"
     return f"{label}: {entry.text}"
+
+
+def _replayed(entry: Entry, guest_after: int | None) -> bool:
+    """Whether `entry` is a guest line whose audio is sent to the session again."""
+    return guest_after is not None and entry.speaker == "guest" and entry.seq > guest_after
 
 
 def _seq(entry: Entry) -> int:

@@ -16,7 +16,8 @@ from prometheus_client import Counter, Histogram
 from rtc.bridge.gemini.connection import SwitchKind
 from rtc.bridge.gemini.uplink import AudioUplink
 
-SampleFate = Literal["sent", "withheld", "dropped"]
+SampleFate = Literal["sent", "replayed", "withheld", "dropped"]
+FATES: tuple[SampleFate, ...] = ("sent", "replayed", "withheld", "dropped")
 
 SWITCHES = Counter(
     "monumento_gemini_switches",
@@ -34,13 +35,15 @@ LOSSES = Counter(
 )
 CONNECT_FAILURES = Counter(
     "monumento_gemini_connect_failures",
-    "Failed connection attempts: refused (resumption handle refused, 1007) or error.",
+    "Failed connection attempts: refused (resumption handle refused, 1007), overlap (a "
+    "second socket of the session refused, 1011: rotations become break-before-make) or "
+    "error.",
     ["reason"],
 )
 GUEST_SAMPLES = Counter(
     "monumento_gemini_guest_samples",
-    "Guest audio samples (16 kHz) by fate: sent, withheld by cost control, or dropped from a "
-    "full backlog.",
+    "Guest audio samples (16 kHz) by fate: sent, replayed (sent again to a session resumed "
+    "from an earlier handle), withheld by cost control, or dropped from a full backlog.",
     ["fate"],
 )
 VIDEO_FRAMES = Counter(
@@ -92,12 +95,16 @@ class GeminiStats:
     """The longest loss-to-recovery time (resumes and restarts), measured like a rotation."""
     outage_total_s: float = 0.0
     refused_handles: int = 0
+    refused_overlaps: int = 0
+    """Make-before-break rotations the service refused (it allows one socket a session)."""
     failed_attempts: int = 0
     """Connection attempts that failed (refused handles included)."""
     samples_given: int = 0
     """Guest samples the engine handed over."""
     samples_sent: int = 0
-    """Guest samples sent to the service."""
+    """Guest samples sent to the service (the first time)."""
+    samples_replayed: int = 0
+    """Guest samples sent again, to sessions resumed from a handle that predates them."""
     samples_withheld: int = 0
     """Guest samples cost control did not send (silence)."""
     samples_buffered: int = 0
@@ -120,7 +127,7 @@ class BridgeMetrics:
     def __init__(self) -> None:
         """Fresh stats; the Prometheus metrics are shared by all bridges."""
         self._stats = GeminiStats()
-        self._reported: dict[SampleFate, int] = {"sent": 0, "withheld": 0, "dropped": 0}
+        self._reported: dict[SampleFate, int] = dict.fromkeys(FATES, 0)
 
     def snapshot(self) -> GeminiStats:
         """A copy of the stats as they are now."""
@@ -130,11 +137,13 @@ class BridgeMetrics:
         """A connection opened."""
         self._stats.connections += 1
 
-    def connect_failed(self, *, refused: bool) -> None:
-        """A connection attempt failed (`refused`: its resumption handle was refused)."""
+    def connect_failed(self, reason: Literal["refused", "overlap", "error"]) -> None:
+        """A connection attempt failed: its resumption handle was `refused`, the service
+        refused an `overlap` with the session's open socket, or another `error`."""
         self._stats.failed_attempts += 1
-        self._stats.refused_handles += refused
-        CONNECT_FAILURES.labels("refused" if refused else "error").inc()
+        self._stats.refused_handles += reason == "refused"
+        self._stats.refused_overlaps += reason == "overlap"
+        CONNECT_FAILURES.labels(reason).inc()
 
     def lost(self) -> None:
         """The active connection was lost without a goAway."""
@@ -175,10 +184,6 @@ class BridgeMetrics:
             GO_AWAY_TO_SWITCH_SECONDS.observe(since_go_away)
             stats.go_away_to_switch_max_s = max(stats.go_away_to_switch_max_s, since_go_away)
 
-    def sent(self, samples: int) -> None:
-        """Guest samples went up."""
-        self._stats.samples_sent += samples
-
     def video(self, *, sent: bool) -> None:
         """A still of the guest was sent, or skipped."""
         if sent:
@@ -191,12 +196,15 @@ class BridgeMetrics:
         """Take the uplink's counters; their growth since last time goes to Prometheus."""
         stats = self._stats
         stats.samples_given = uplink.samples_given
+        stats.samples_sent = uplink.samples_sent
+        stats.samples_replayed = uplink.samples_replayed
         stats.samples_withheld = uplink.samples_withheld
         stats.samples_dropped = uplink.samples_dropped
         stats.backlog_max_samples = uplink.max_queued_samples
         stats.stream_ends = uplink.stream_ends
         totals: dict[SampleFate, int] = {
             "sent": stats.samples_sent,
+            "replayed": stats.samples_replayed,
             "withheld": stats.samples_withheld,
             "dropped": stats.samples_dropped,
         }

@@ -30,7 +30,6 @@ from websockets.exceptions import ConnectionClosed
 from rtc.bridge.base import GUEST_SAMPLE_RATE
 from rtc.bridge.gemini.connection import ConnectionMachine, Phase
 from rtc.bridge.gemini.history import ConversationHistory
-from rtc.bridge.gemini.metrics import BridgeMetrics
 from rtc.bridge.gemini.uplink import STREAM_END, AudioUplink
 
 logger = logging.getLogger(__name__)
@@ -92,7 +91,6 @@ class Outbox:
         machine: ConnectionMachine,
         uplink: AudioUplink,
         history: ConversationHistory,
-        metrics: BridgeMetrics,
         *,
         held_limit: int,
         active: Callable[[], Link | None],
@@ -103,7 +101,6 @@ class Outbox:
         self._machine = machine
         self._uplink = uplink
         self._history = history
-        self._metrics = metrics
         self._held: deque[ClientTurn] = deque()
         self._held_limit = held_limit
         self._active = active
@@ -171,7 +168,6 @@ class Outbox:
                 else:
                     blob = types.Blob(data=item, mime_type=GUEST_MIME_TYPE)
                     await target.session.send_realtime_input(audio=blob)
-                    self._metrics.sent(len(item) // 2)
             except ConnectionClosed as exc:
                 self._uplink.give_back(item)
                 self._on_closed(target, closed_reason(exc))
@@ -192,7 +188,7 @@ class Outbox:
             self._held.appendleft(turn)
             self._on_closed(link, closed_reason(exc))
             return False
-        self._machine.content_sent()
+        self._machine.content_sent(complete=turn.complete)
         if turn.note is not None:
             self._history.add("director", turn.note)
         if turn.topics is not None:

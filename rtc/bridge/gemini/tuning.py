@@ -7,6 +7,9 @@ conversation history and the shell. Tests shrink the times; nothing else needs t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
+
+Rotation = Literal["make-before-break", "break-before-make"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,11 +21,18 @@ class GeminiTuning:
     compression_target_tokens: int | None = None
     """What the sliding window cuts the context down to (None: half the trigger)."""
 
+    rotation: Rotation = "make-before-break"
+    """How a goAway rotates: open the next connection before closing the old one (the
+    shortest hold), or close the old one first. Make-before-break falls back to
+    break-before-make, for the rest of the interview, the first time the service refuses
+    a second socket of the same session (as the Gemini API does, with 1011)."""
     rotation_margin_s: float = 5.0
     """After a goAway, switch connections at once this long before the announced close if
     no turn boundary came first."""
     connect_timeout_s: float = 10.0
     """How long one connection attempt (TLS, WebSocket, setup) may take."""
+    close_timeout_s: float = 2.0
+    """How long closing the old connection before opening the next one may take."""
     reconnect_attempts: int = 8
     """Consecutive failed attempts after which the bridge gives up (0: never reconnect)."""
     backoff_initial_s: float = 0.25
@@ -33,6 +43,9 @@ class GeminiTuning:
 
     backlog_s: float = 60.0
     """Guest audio held while no connection takes it; beyond that the oldest is dropped."""
+    replay_margin_ms: int = 250
+    """Audio sent just before a resumption handle arrived that is sent again to a session
+    resumed from it: the handle may have been taken while that audio was in flight."""
     held_contents: int = 64
     """Client turns (notes, topics) held while no connection takes them; oldest dropped."""
 

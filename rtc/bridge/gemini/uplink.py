@@ -16,6 +16,14 @@ Audio from the engine (20 ms of 16 kHz s16le at a time) passes three sans-I/O st
 
 The shell `take`s an item, sends it, and `give_back`s it if the send failed, so an item is
 never lost between connections and the order is kept.
+
+What was sent is also logged: the newest `replay_margin_ms` and, once the guest starts an
+utterance, everything from its start, bounded like the queue. If a switch of connection
+comes before the host answered that utterance, the session on the new connection does not
+know it (a resumed session knows what its handle held; a dead TCP connection acknowledges
+nothing), so `replay` sends it again, first, before what was held: the utterance reaches
+the model whole. The margin covers the onset the engine's VAD needed to tell it was speech.
+Replayed audio is counted apart from what was sent once.
 """
 
 from __future__ import annotations
@@ -44,6 +52,15 @@ class AudioUplink:
         """An uplink for mono s16le audio at `rate`, sent in `batch_ms` messages."""
         self._batch = rate * batch_ms // 1000 * 2
         self._limit = round(tuning.backlog_s * rate) * 2
+        self._margin = rate * tuning.replay_margin_ms // 1000 * 2
+        self._log: deque[UplinkItem] = deque()
+        self._log_start = self._log_end = 0
+        """Stream positions (bytes sent once, in order) of the log's first and next item."""
+        self._utterance_at = 0
+        """Where the guest's latest utterance starts in the stream."""
+        self._resend: deque[UplinkItem] = deque()
+        self._resending = False
+        self._sent = self._replayed = 0
         self._pause_after: int | None = None
         if tuning.cost_control:
             self._pause_after = round(tuning.silence_pause_s * rate) * 2
@@ -69,6 +86,22 @@ class AudioUplink:
     def samples_withheld(self) -> int:
         """Samples cost control kept back (and never sent) so far."""
         return (self._trimmed + self._ring_bytes) // 2
+
+    @property
+    def samples_sent(self) -> int:
+        """Samples taken to be sent for the first time (and not given back)."""
+        return self._sent // 2
+
+    @property
+    def samples_replayed(self) -> int:
+        """Samples sent again, to sessions resumed from a handle that predates them."""
+        return self._replayed // 2
+
+    @property
+    def replay_complete(self) -> bool:
+        """Whether the log still holds the guest's latest utterance from its start (it is
+        not longer than the backlog)."""
+        return self._log_start <= max(0, self._utterance_at - self._margin)
 
     @property
     def samples_dropped(self) -> int:
@@ -104,6 +137,8 @@ class AudioUplink:
 
     def guest_started(self) -> None:
         """The engine heard speech: stream again, the pre-roll first."""
+        self._utterance_at = self._log_end + self._queued + len(self._pending)
+        self._trim_log(self._utterance_at - self._margin)
         self._silence_left = None
         if self.paused:
             self.paused = False
@@ -130,21 +165,60 @@ class AudioUplink:
         self._queue.clear()
         self._queued = 0
         self._pending.clear()
+        self._resend.clear()
+
+    def replay(self) -> int:
+        """The guest's latest utterance was not answered and a new connection takes over:
+        send what of it went up already (from the margin before it) again, before anything
+        else; returns the samples to be replayed."""
+        start = self._log_start
+        self._resend = deque()
+        for item in self._log:
+            if start + _size(item) > self._utterance_at - self._margin:
+                if item is not STREAM_END or start > self._utterance_at:  # not the pause
+                    self._resend.append(item)  # before it: nothing streams there
+            start += _size(item)
+        return sum(_size(item) for item in self._resend) // 2
 
     def take(self) -> UplinkItem | None:
-        """The oldest queued item, now the caller's to send (None: nothing queued)."""
+        """The next item to send, now the caller's (None: nothing to send): the replay
+        first, then the queue."""
+        if self._resend:
+            self._resending = True
+            item = self._resend.popleft()
+            self._replayed += _size(item)
+            return item
         if not self._queue:
             return None
+        self._resending = False
         item = self._queue.popleft()
-        if isinstance(item, bytes):
-            self._queued -= len(item)
+        size = _size(item)
+        self._queued -= size
+        self._sent += size
+        self._log.append(item)
+        self._log_end += size
+        self._trim_log(min(self._utterance_at, self._log_end) - self._margin)
         return item
 
     def give_back(self, item: UplinkItem) -> None:
-        """An item `take` returned that could not be sent: first in line again."""
+        """The item `take` returned last could not be sent: first in line again."""
+        size = _size(item)
+        if self._resending:
+            self._resend.appendleft(item)
+            self._replayed -= size
+            return
         self._queue.appendleft(item)
-        if isinstance(item, bytes):
-            self._queued += len(item)
+        self._queued += size
+        self._sent -= size
+        if self._log and self._log[-1] is item:
+            self._log.pop()
+            self._log_end -= size
+
+    def _trim_log(self, keep_from: int) -> None:
+        """Forget logged items that end before `keep_from`, and beyond the backlog's size."""
+        keep_from = max(keep_from, self._log_end - self._limit)
+        while self._log and self._log_start + _size(self._log[0]) <= keep_from:
+            self._log_start += _size(self._log.popleft())
 
     def _cut_batches(self) -> None:
         while len(self._pending) >= self._batch:
@@ -168,3 +242,8 @@ class AudioUplink:
         while self._ring and self._ring_bytes - len(self._ring[0]) >= self._preroll:
             self._ring_bytes -= len(oldest := self._ring.popleft())
             self._trimmed += len(oldest)
+
+
+def _size(item: UplinkItem) -> int:
+    """Bytes of audio in `item` (a marker has none)."""
+    return len(item) if isinstance(item, bytes) else 0

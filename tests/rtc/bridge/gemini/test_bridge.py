@@ -280,22 +280,6 @@ async def test_a_failure_mid_turn_keeps_what_was_said_and_the_host_carries_on() 
         assert recorder.lines("ai")[2] == FAST.reply_text  # and carries on
 
 
-async def test_go_away_rotates_to_a_resumed_connection_without_a_word() -> None:
-    config = FakeGeminiConfig(pace=0, connection_lifetime=0.3, go_away_grace=0.2)
-    async with FakeGeminiLive(config) as fake, interview(fake) as (bridge, recorder):
-        await recorder.until(lambda: recorder.count(TurnComplete) == 1)
-        await fake.wait_for(lambda: len(fake.connections) == 2)
-        assert bridge.go_away == "0.2s"
-        assert fake.connections[0].go_aways == 1
-        assert fake.connections[1].setup["sessionResumption"] == {"handle": "fake-handle-1"}
-        await speak(bridge)
-        await recorder.until(lambda: recorder.count(TurnComplete) == 2)
-        assert fake.connections[1].replies == [FAST.reply_text]  # answered there, not re-opened
-        assert fake.connections[1].client_contents == []
-        assert recorder.count(HostStatus) == 0  # a rotation is invisible
-        assert bridge.stats.rotations == 1
-
-
 async def test_a_slow_reader_loses_stale_partials_and_the_oldest_audio_only(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

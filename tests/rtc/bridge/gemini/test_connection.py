@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from rtc.bridge.gemini.connection import (
+    OVERLAP_REFUSED,
     REFUSED,
     Action,
     ArmDeadline,
@@ -63,7 +64,7 @@ def test_go_away_at_a_resumable_point_rotates_at_once() -> None:
     machine, clock = open_machine()
     assert finished_turn(machine, 1, "h1", mark=2) == []
     clock.now += 3
-    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0)]
+    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0, overlap=True)]
     assert phase(machine) is Phase.RESUMING
     assert not machine.sending and not machine.taking_content  # audio and notes are held
     clock.now += 0.1
@@ -88,7 +89,7 @@ def test_go_away_mid_turn_waits_for_the_turn_boundary() -> None:
     assert phase(machine) is Phase.GOING_AWAY and machine.sending
     assert not machine.taking_content
     machine.turn_complete(1)
-    assert machine.handle_update(1, "h2", mark=4) == [Connect(2, "h2", 0.0)]
+    assert machine.handle_update(1, "h2", mark=4) == [Connect(2, "h2", 0.0, overlap=True)]
     assert machine.deadline(1) == []  # too late: already rotating
 
 
@@ -97,7 +98,7 @@ def test_the_deadline_forces_a_rotation_with_the_newest_handle() -> None:
     finished_turn(machine, 1, "h1", mark=2)
     machine.host_output(1)
     machine.go_away(1, "4s")  # less time than the margin: the deadline is now
-    assert machine.deadline(1) == [Connect(2, "h1", 0.0)]
+    assert machine.deadline(1) == [Connect(2, "h1", 0.0, overlap=True)]
     (switch,) = machine.connected(2)
     assert isinstance(switch, Switch)
     assert switch.kind == "rotated" and switch.forced and switch.mark == 2
@@ -111,7 +112,7 @@ def test_a_handle_during_the_guests_barge_in_is_no_resumable_point() -> None:
     machine.handle_update(1, "h1", mark=1)
     assert machine.go_away(1, "60s") == [ArmDeadline(1, 55.0)]
     machine.guest_stopped()
-    assert finished_turn(machine, 1, "h2", mark=3) == [Connect(2, "h2", 0.0)]
+    assert finished_turn(machine, 1, "h2", mark=3) == [Connect(2, "h2", 0.0, overlap=True)]
 
 
 def test_a_handle_after_the_answer_is_a_resumable_point_even_if_the_hint_lags() -> None:
@@ -119,13 +120,13 @@ def test_a_handle_after_the_answer_is_a_resumable_point_even_if_the_hint_lags() 
     machine.guest_started()
     # The service's VAD ends the turn and answers before the engine's hang-over ends.
     assert finished_turn(machine, 1, "h1", mark=2) == []
-    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0)]
+    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0, overlap=True)]
 
 
 def test_content_sent_after_the_handle_makes_the_rotation_wait() -> None:
     machine, _ = open_machine()
     finished_turn(machine, 1, "h1", mark=2)
-    machine.content_sent()
+    machine.content_sent(complete=False)
     assert machine.go_away(1, "60s") == [ArmDeadline(1, 55.0)]
 
 
@@ -135,7 +136,7 @@ def test_an_unplanned_loss_reconnects_with_backoff_and_resumes() -> None:
     actions = machine.lost(1, "1011 Internal error encountered.")
     assert actions == [
         Status("reconnecting", "1011 Internal error encountered."),
-        Connect(2, "h1", 0.0),
+        Connect(2, "h1", 0.0, overlap=False),  # the lost one is closed first
     ]
     assert phase(machine) is Phase.RESUMING
     delays = []
@@ -182,7 +183,8 @@ def test_a_refused_rotation_restarts_and_says_so() -> None:
     machine, _ = open_machine()
     finished_turn(machine, 1, "h1", mark=2)
     machine.go_away(1, "60s")
-    assert machine.connect_failed(2, REFUSED, "1007") == [Connect(3, None, 0.0)]
+    # A fresh session is another session: it may open beside the old socket.
+    assert machine.connect_failed(2, REFUSED, "1007") == [Connect(3, None, 0.0, overlap=True)]
     switch, status = machine.connected(3)
     assert isinstance(switch, Switch) and switch.kind == "restarted" and not switch.forced
     assert status == Status("restarted")
@@ -265,3 +267,71 @@ def test_the_deadline_comes_from_the_time_left(time_left: str, deadline: float) 
     machine, _ = open_machine(GeminiTuning(rotation_margin_s=0.25))
     machine.host_output(1)
     assert machine.go_away(1, time_left) == [ArmDeadline(1, deadline)]
+
+
+def test_a_refused_overlap_closes_the_old_socket_and_resumes_once_more() -> None:
+    machine, _ = open_machine()
+    finished_turn(machine, 1, "h1", mark=2)
+    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0, overlap=True)]
+    # The service refuses a second socket of the session: break before make, at once.
+    refused = machine.connect_failed(2, OVERLAP_REFUSED, "1011 Internal error encountered.")
+    assert refused == [Connect(3, "h1", 0.0, overlap=False)]
+    assert machine.overlaps_refused == 1 and phase(machine) is Phase.RESUMING
+    (switch,) = machine.connected(3)
+    assert isinstance(switch, Switch) and switch.kind == "rotated" and not switch.forced
+    # Every later rotation breaks first: no second refusal, no retry loop.
+    finished_turn(machine, 3, "h2", mark=4)
+    assert machine.go_away(3, "60s") == [Connect(4, "h2", 0.0, overlap=False)]
+    assert machine.overlaps_refused == 1
+
+
+def test_a_1011_without_an_overlap_is_an_ordinary_failure() -> None:
+    machine, _ = open_machine()
+    finished_turn(machine, 1, "h1", mark=2)
+    machine.lost(1, "1006")
+    (connect,) = machine.connect_failed(2, OVERLAP_REFUSED, "1011")  # a retry, with backoff
+    assert connect == Connect(3, "h1", 0.25, overlap=False)
+    assert machine.overlaps_refused == 0
+
+
+def test_the_break_before_make_setting_never_overlaps() -> None:
+    machine, _ = open_machine(GeminiTuning(rotation="break-before-make"))
+    finished_turn(machine, 1, "h1", mark=2)
+    assert machine.go_away(1, "60s") == [Connect(2, "h1", 0.0, overlap=False)]
+
+
+def test_a_forced_switch_mid_utterance_says_the_utterance_is_unanswered() -> None:
+    machine, _ = open_machine()
+    finished_turn(machine, 1, "h1", mark=2)
+    machine.guest_started()
+    assert machine.guest_unanswered
+    assert machine.handle_update(1, "h2", mark=2) == []  # mid-utterance: not resumable
+    machine.go_away(1, "4s")  # the deadline is now
+    connect_of(machine.deadline(1))
+    (switch,) = machine.connected(2)
+    assert isinstance(switch, Switch) and switch.forced
+    assert switch.guest_unanswered and switch.guest_active  # the shell replays the utterance
+
+
+def test_a_switch_after_the_answer_began_has_nothing_unanswered() -> None:
+    machine, _ = open_machine()
+    machine.guest_started()
+    machine.guest_stopped()
+    machine.host_output(1)  # the host answers...
+    (_, connect) = machine.lost(1, "1006")  # ...and the line drops mid-answer
+    assert isinstance(connect, Connect)
+    (switch, _) = machine.connected(connect.link)
+    assert isinstance(switch, Switch) and not switch.guest_unanswered
+
+
+def test_a_host_turn_for_a_director_note_does_not_answer_the_guest() -> None:
+    machine, _ = open_machine()
+    machine.content_sent(complete=True)  # a "now" note...
+    machine.guest_started()  # ...and the guest starts speaking as the host answers it
+    machine.host_output(1)
+    machine.turn_complete(1)
+    assert machine.guest_unanswered
+    assert machine.handle_update(1, "h1", mark=1) == []
+    assert machine.go_away(1, "60s") == [ArmDeadline(1, 55.0)]  # wait for the answer
+    machine.host_output(1)  # the host answers the guest
+    assert not machine.guest_unanswered

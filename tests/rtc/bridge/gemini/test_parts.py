@@ -112,8 +112,19 @@ def test_history_is_bounded_and_catches_up_from_a_mark() -> None:
         catch_up
     )
     assert history.catch_up(history.mark) is None
+    # The guest's lines whose audio is replayed are not told a second time.
+    replayed = history.catch_up(mark, guest_after=mark)
+    assert replayed is not None and "By the sea" not in replayed
+    assert "Director note: Ask about boats\nYou (cut off): What boats" in replayed
+    assert "played to you again" in replayed
+    speaking = history.mark
+    history.add("guest", "And boats.")
+    assert history.catch_up(speaking, guest_after=speaking) is None
+    assert "Guest: And boats." in history.summary(0)
+    assert "And boats" not in history.summary(0, guest_after=speaking)
     for n in range(5):
         history.add("guest", f"line {n}")
+    history.add("director", "Ask about boats")
     summary = history.summary(elapsed_s=600)
     assert "about 10 of 60 minutes" in summary
     assert "Topics to cover, in order: sea." in summary
@@ -156,3 +167,60 @@ def test_the_assembler_joins_fragments_and_finishes_cut_lines_once() -> None:
         ("host", "Lovely.", True),
         ("host", "And", True),
     ]
+
+
+def test_an_unanswered_utterance_is_replayed_from_just_before_its_start() -> None:
+    tuning = GeminiTuning(cost_control=False, replay_margin_ms=20)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    for value in range(2):
+        uplink.push(frame(value))
+    uplink.guest_started()  # the engine's VAD tells speech 60-80 ms into it: the margin
+    for value in (2, 3):
+        uplink.push(frame(value))
+    assert drain(uplink) == [frame(0), frame(1), frame(2), frame(3)]
+    uplink.push(frame(4))  # held: no connection takes audio
+    assert uplink.replay() == 3 * 320
+    item = uplink.take()
+    assert item == frame(1)
+    uplink.give_back(item)  # a replayed item whose send failed is replayed again
+    assert drain(uplink) == [frame(1), frame(2), frame(3), frame(4)]
+    assert (uplink.samples_sent, uplink.samples_replayed) == (5 * 320, 3 * 320)
+    assert uplink.replay_complete
+    assert uplink.replay() == 4 * 320  # the next connection gets it again, with frame 4
+
+
+def test_a_new_utterance_forgets_the_one_before() -> None:
+    tuning = GeminiTuning(cost_control=False, replay_margin_ms=0)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    uplink.guest_started()
+    uplink.push(frame(1))
+    drain(uplink)
+    uplink.guest_started()
+    uplink.push(frame(2))
+    drain(uplink)
+    assert uplink.replay() == 320
+    assert drain(uplink) == [frame(2)]
+
+
+def test_the_replay_is_bounded_and_says_when_it_lost_the_start() -> None:
+    tuning = GeminiTuning(cost_control=False, backlog_s=0.04, replay_margin_ms=0)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    uplink.guest_started()
+    for value in range(5):
+        uplink.push(frame(value))
+        drain(uplink)
+    assert not uplink.replay_complete
+    assert uplink.replay() == 2 * 320  # the newest 40 ms only
+    assert drain(uplink) == [frame(3), frame(4)]
+
+
+def test_the_replay_leaves_out_the_pause_before_the_utterance() -> None:
+    tuning = GeminiTuning(silence_pause_s=0.02, replay_margin_ms=100)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    uplink.push(frame(1))
+    uplink.push(frame(2))  # paused: kept for the pre-roll
+    uplink.guest_started()
+    uplink.push(frame(3))
+    assert drain(uplink) == [frame(1), STREAM_END, frame(2), frame(3)]
+    uplink.replay()
+    assert drain(uplink) == [frame(1), frame(2), frame(3)]
