@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     gemini_compression_target_tokens: int | None = Field(default=None, ge=500)
     gemini_cost_control: bool = True
     gemini_silence_pause_seconds: float = Field(default=6.0, ge=0.5)
+    # How a goAway rotates: make-before-break falls back to break-before-make at the first
+    # refusal of a second socket (the Gemini API refuses one); break-before-make never tries.
+    gemini_rotation: Literal["make-before-break", "break-before-make"] = "make-before-break"
     # The guest's camera to the host, a still a second (a session's `hostSeesVideo` decides).
     gemini_send_video: bool = False
     openai_api_key: SecretStr | None = None

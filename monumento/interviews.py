@@ -144,6 +144,7 @@ def bridge_factory(
         compression_target_tokens=settings.gemini_compression_target_tokens,
         cost_control=settings.gemini_cost_control,
         silence_pause_s=settings.gemini_silence_pause_seconds,
+        rotation=settings.gemini_rotation,
     )
 
     sees_video = video_policy(settings)

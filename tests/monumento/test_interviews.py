@@ -1,4 +1,5 @@
-"""The composition root's choices: which sessions' hosts see the guest's camera."""
+"""The composition root's choices: which sessions' hosts see the guest's camera, and the
+settings the Gemini host runs with."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ def test_the_gemini_host_is_told_it_sees_when_the_session_says_so(tmp_path: Path
     assert isinstance(seeing, GeminiLiveBridge) and isinstance(blind, GeminiLiveBridge)
     assert SEES_GUEST in str(seeing.live_config().system_instruction)
     assert SEES_GUEST not in str(blind.live_config().system_instruction)
+
+
+def test_the_rotation_setting_reaches_the_gemini_host(tmp_path: Path) -> None:
+    def rotation(**overrides: Any) -> str:
+        settings = make_settings(tmp_path, "sqlite:///unused.db", gemini_api_key="k", **overrides)
+        bridge = bridge_factory(settings, SpeechSynthesizer(), SharedTranscriber(settings))(brief())
+        assert isinstance(bridge, GeminiLiveBridge)
+        return bridge.tuning.rotation
+
+    assert rotation() == "make-before-break"
+    assert rotation(gemini_rotation="break-before-make") == "break-before-make"

@@ -140,6 +140,11 @@ class GeminiLiveBridge:
         self._closed = False
 
     @property
+    def tuning(self) -> GeminiTuning:
+        """The knobs this bridge keeps its connections with."""
+        return self._tuning
+
+    @property
     def resumption_handle(self) -> str | None:
         """The newest handle the service offered to resume this session with, if any."""
         return self._machine.handle
