@@ -60,11 +60,31 @@ def cpu_pair() -> tuple[int, int]:
     return cpus[0], cpus[1]
 
 
+def family(pid: int) -> list[int]:
+    """A process and the ones it started, and they started, still running (the offline
+    host's recognizer processes), from /proc/<pid>/task/<tid>/children."""
+    found, parents = [pid], [pid]
+    while parents:
+        parent = parents.pop()
+        with contextlib.suppress(OSError):  # it may end while we look
+            for task in os.listdir(f"/proc/{parent}/task"):
+                with open(f"/proc/{parent}/task/{task}/children", encoding="ascii") as kids:
+                    started = [int(child) for child in kids.read().split()]
+                found += started
+                parents += started
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-        fields = stat.read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    """User + system CPU time of a process (all its threads) and of its family, running or
+    ended (the children it has waited for), from /proc/<pid>/stat."""
+    total = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError):
+            with open(f"/proc/{member}/stat", encoding="ascii") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            total += sum(int(field) for field in fields[11:15])  # utime stime cutime cstime
+    return total / CLOCK_TICKS
 
 
 def cpu_busy_seconds(cpu: int) -> tuple[float, float]:
@@ -79,12 +99,13 @@ def cpu_busy_seconds(cpu: int) -> tuple[float, float]:
 
 
 def rss_mib(pid: int) -> float:
-    """Resident set size of a process in MiB, from VmRSS in /proc/<pid>/status."""
-    with open(f"/proc/{pid}/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no VmRSS for process {pid}")
+    """Resident set size of a process and its running family in MiB, from VmRSS in
+    /proc/<pid>/status."""
+    total = 0
+    for member in family(pid):
+        with contextlib.suppress(OSError), open(f"/proc/{member}/status", encoding="ascii") as f:
+            total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
+    return total / 1024
 
 
 def thread_count(pid: int) -> int:

@@ -10,9 +10,10 @@ by step (N = 1, 5, 10, …); each guest loops real eSpeak NG speech (4-5 s) with
 silences; `InstantHost` answers each turn with 3.3 s of eSpeak NG speech.
 After each step settles, a window of `--window` seconds is measured:
 
-- server CPU from /proc/<pid>/stat (utime + stime, all threads) over the window, as % of one
-  core per guest and as ms of CPU per guest-second;
-- server RSS (VmRSS) against the idle server's, per guest;
+- server CPU from /proc/<pid>/stat (utime + stime, all threads, and the same of the server's
+  child processes: the offline host's recognizers) over the window, as % of one core per
+  guest and as ms of CPU per guest-second;
+- server RSS (VmRSS, its child processes included) against the idle server's, per guest;
 - at the guests, the inter-arrival times of the RTP packets of the server's audio: jitter is
   |interval - 20 ms| (p99 reported), a dropout is a gap over 60 ms; "missing" counts frames
   the server never sent (aiortc numbers packets as sent, so those are not "lost").

@@ -82,8 +82,8 @@ class StoreInterviewPersistence:
 class SharedTranscriber:
     """One transcriber for every offline interview of the process, built for the first one.
 
-    PocketSphinx's model takes ~0.4 s to load with the GIL held: once per process, and only
-    in a process that runs an offline interview.
+    PocketSphinx starts its recognizer processes and loads its model (~0.5-1 s of CPU each)
+    only in a server that runs an offline interview, and then once.
     """
 
     def __init__(self, settings: Settings) -> None:

@@ -20,7 +20,7 @@ from rtc.bridge.base import (
 )
 from rtc.bridge.brief import HostBrief
 from rtc.bridge.offline.plan import REPROMPT, QuestionPlan
-from rtc.bridge.offline.transcriber import Transcriber
+from rtc.bridge.offline.transcriber import Transcriber, TranscriberError
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,11 @@ class OfflineHost:
             self._events.put_nowait(None)
 
     async def _answer(self, utterance: bytes) -> None:
-        text = await self._transcriber.transcribe(utterance, GUEST_SAMPLE_RATE)
+        try:
+            text = await self._transcriber.transcribe(utterance, GUEST_SAMPLE_RATE)
+        except TranscriberError as error:  # a lost line must not stop the interview
+            logger.warning("the offline host did not hear the guest's answer: %s", error)
+            text = ""
         await self._emit(Transcript("user", text or "…", final=True))
         await asyncio.sleep(self._think_pause_s)
         if not self._hearing and (self._turn is None or self._turn.done()):

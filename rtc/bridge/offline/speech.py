@@ -3,7 +3,9 @@
 The shared library and its data come from the `espeakng-loader` wheel. eSpeak NG keeps global
 state and is not thread-safe, so the process initialises it once, in AUDIO_OUTPUT_SYNCHRONOUS
 mode (`espeak_Synth` hands every buffer of samples to our callback on the calling thread and
-returns when the text is spoken), and every synthesis holds one process-wide lock.
+returns when the text is spoken), and every synthesis holds one process-wide lock. A worker
+thread is enough to keep synthesis off the event loop: ctypes releases the GIL for the whole
+`espeak_Synth` call and takes it back only to copy each 60 ms buffer in our callback.
 """
 
 from __future__ import annotations

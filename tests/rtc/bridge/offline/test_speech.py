@@ -151,7 +151,9 @@ async def test_speak_does_not_block_the_loop(synthesizer: SpeechSynthesizer) -> 
     assert speech.duration_s > 300
     assert elapsed > 0.15, "synthesis too quick for this test to show blocking"
     assert len(during) >= 0.5 * elapsed / 0.01
-    assert gaps.max() < 0.1  # a blocked loop would show one gap as long as the synthesis
+    # A blocked loop would show one gap as long as the synthesis; on a busy shared machine the
+    # loop may wait for a CPU now and then, and the synthesis takes longer too.
+    assert gaps.max() < elapsed / 2
 
 
 async def test_concurrent_speak_calls_are_each_correct(synthesizer: SpeechSynthesizer) -> None:
