@@ -69,6 +69,8 @@ class FakeGeminiConfig:
     go_away_grace: float = 0.5
     refuse_resumption: bool = False
     """Refuse every resumption handle with close 1007 (unknown handles always are)."""
+    setup_delay: float = 0.0
+    """Seconds the fake takes to answer a setup (benchmarks model the service's setup time)."""
     one_socket_per_session: bool = True
     """Refuse a resume with close 1011 while the session's earlier socket is open, as the
     Gemini API does; False is the lenient behaviour (both sockets live side by side)."""

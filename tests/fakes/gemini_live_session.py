@@ -128,6 +128,7 @@ class LiveSession:
             return False
         self._record.setup = setup
         await self._fake.changed()
+        await asyncio.sleep(self._config.setup_delay)
         resumption = setup.get("sessionResumption")
         self._resumable = isinstance(resumption, dict)
         handle = resumption.get("handle") if isinstance(resumption, dict) else None
@@ -147,6 +148,7 @@ class LiveSession:
         self._record.session = self.session
         await self._send({"setupComplete": {}})
         self._record.setup_at = time.monotonic()
+        await self._fake.changed()
         if self._config.connection_lifetime is not None:
             self._lifetime = asyncio.create_task(self._expire(self._config.connection_lifetime))
         return True

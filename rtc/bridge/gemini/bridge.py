@@ -419,6 +419,8 @@ class GeminiLiveBridge:
         if content is not None:
             if content.input_transcription or content.model_turn or content.output_transcription:
                 self._machine.host_output(link.id)
+                if not self._machine.guest_unanswered:
+                    self._uplink.answered()
             self._events.put_all(self._turns.feed(content))
             if content.turn_complete:
                 self._machine.turn_complete(link.id)

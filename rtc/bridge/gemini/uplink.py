@@ -17,13 +17,13 @@ Audio from the engine (20 ms of 16 kHz s16le at a time) passes three sans-I/O st
 The shell `take`s an item, sends it, and `give_back`s it if the send failed, so an item is
 never lost between connections and the order is kept.
 
-What was sent is also logged: the newest `replay_margin_ms` and, once the guest starts an
-utterance, everything from its start, bounded like the queue. If a switch of connection
-comes before the host answered that utterance, the session on the new connection does not
-know it (a resumed session knows what its handle held; a dead TCP connection acknowledges
-nothing), so `replay` sends it again, first, before what was held: the utterance reaches
-the model whole. The margin covers the onset the engine's VAD needed to tell it was speech.
-Replayed audio is counted apart from what was sent once.
+What was sent is also logged: the newest `replay_margin_ms` and, from when the guest starts
+an utterance until the host answers it, everything from its start, bounded like the queue.
+If a switch of connection comes before the host answered that utterance, the session on
+the new connection does not know it (a resumed session knows what its handle held; a dead
+TCP connection acknowledges nothing), so `replay` sends it again, first, before what was
+held: the utterance reaches the model whole. The margin covers the onset the engine's VAD
+needed to tell it was speech. Replayed audio is counted apart from what was sent once.
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class AudioUplink:
         """Stream positions (bytes sent once, in order) of the log's first and next item."""
         self._utterance_at = 0
         """Where the guest's latest utterance starts in the stream."""
+        self._answered = True
         self._resend: deque[UplinkItem] = deque()
         self._resending = False
         self._sent = self._replayed = 0
@@ -94,7 +95,7 @@ class AudioUplink:
 
     @property
     def samples_replayed(self) -> int:
-        """Samples sent again, to sessions resumed from a handle that predates them."""
+        """Samples sent again: unanswered utterances, to the connection after a switch."""
         return self._replayed // 2
 
     @property
@@ -138,6 +139,7 @@ class AudioUplink:
     def guest_started(self) -> None:
         """The engine heard speech: stream again, the pre-roll first."""
         self._utterance_at = self._log_end + self._queued + len(self._pending)
+        self._answered = False
         self._trim_log(self._utterance_at - self._margin)
         self._silence_left = None
         if self.paused:
@@ -166,6 +168,11 @@ class AudioUplink:
         self._queued = 0
         self._pending.clear()
         self._resend.clear()
+
+    def answered(self) -> None:
+        """The host began to answer the guest's latest utterance: it need not be replayed."""
+        self._answered = True
+        self._trim_log(self._log_end - self._margin)
 
     def replay(self) -> int:
         """The guest's latest utterance was not answered and a new connection takes over:
@@ -197,7 +204,7 @@ class AudioUplink:
         self._sent += size
         self._log.append(item)
         self._log_end += size
-        self._trim_log(min(self._utterance_at, self._log_end) - self._margin)
+        self._trim_log((self._log_end if self._answered else self._utterance_at) - self._margin)
         return item
 
     def give_back(self, item: UplinkItem) -> None:

@@ -189,6 +189,19 @@ def test_an_unanswered_utterance_is_replayed_from_just_before_its_start() -> Non
     assert uplink.replay() == 4 * 320  # the next connection gets it again, with frame 4
 
 
+def test_an_answered_utterance_is_forgotten_but_the_margin() -> None:
+    tuning = GeminiTuning(cost_control=False, replay_margin_ms=20, backlog_s=60)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    uplink.guest_started()
+    for value in range(50):
+        uplink.push(frame(value))
+    drain(uplink)
+    uplink.answered()
+    uplink.push(frame(50))
+    drain(uplink)
+    assert uplink.replay() == 320  # the log holds the newest 20 ms only: memory stays flat
+
+
 def test_a_new_utterance_forgets_the_one_before() -> None:
     tuning = GeminiTuning(cost_control=False, replay_margin_ms=0)
     uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
