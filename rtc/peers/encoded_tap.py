@@ -47,8 +47,16 @@ class TapError(RuntimeError):
 class _TappedQueue(queue.Queue[Any]):
     """aiortc's decoder queue, teeing each encoded frame to `sink`."""
 
-    def __init__(self, sink: EncodedFrameSink, *, decode: bool) -> None:
+    def __init__(
+        self,
+        sink: EncodedFrameSink,
+        *,
+        decode: bool,
+        now_ms: Callable[[], int] = clock.current_ms,
+    ) -> None:
+        """A queue for `sink`; `now_ms` is aiortc's packet clock (tests inject their own)."""
         super().__init__()
+        self._now_ms = now_ms
         self._sink = sink
         self._decode = decode
         self._arrivals: dict[int, int] = {}  # RTP timestamp → first packet's arrival (ms)
@@ -57,7 +65,7 @@ class _TappedQueue(queue.Queue[Any]):
     def arrived(self, packet: RtpPacket) -> None:
         """A packet goes into the jitter buffer: note when, if it starts a frame."""
         if packet.timestamp not in self._arrivals:
-            self._arrivals[packet.timestamp] = clock.current_ms()
+            self._arrivals[packet.timestamp] = self._now_ms()
             if len(self._arrivals) > _ARRIVALS_KEPT:  # frames the jitter buffer dropped
                 del self._arrivals[next(iter(self._arrivals))]
 
@@ -69,7 +77,7 @@ class _TappedQueue(queue.Queue[Any]):
         if item is not None:
             codec, frame = item
             arrived_ms, self._released_arrival_ms = self._released_arrival_ms, None
-            waited_ms = 0 if arrived_ms is None else max(0, clock.current_ms() - arrived_ms)
+            waited_ms = 0 if arrived_ms is None else max(0, self._now_ms() - arrived_ms)
             self._sink(codec.mimeType, frame.timestamp, frame.data, waited_ms / 1000)
             if not self._decode:
                 return

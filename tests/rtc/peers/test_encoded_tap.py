@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -35,15 +34,17 @@ async def test_the_tap_fits_the_receivers_of_this_aiortc() -> None:
 
 def test_a_frame_held_by_the_jitter_buffer_says_when_its_first_packet_came() -> None:
     seen: Seen = []
-    tapped = _TappedQueue(lambda *frame: seen.append(frame), decode=False)
+    now_ms = [1000]
+    tapped = _TappedQueue(lambda *frame: seen.append(frame), decode=False, now_ms=lambda: now_ms[0])
     tapped.arrived(RtpPacket(timestamp=960))
-    time.sleep(0.08)
+    now_ms[0] += 80
     tapped.arrived(RtpPacket(timestamp=960))  # a later packet of the same frame
+    now_ms[0] += 40
     tapped.released(960)
     tapped.put(_frame(0))  # aiortc rebases the timestamps it puts
     tapped.put(_frame(960))  # never seen arriving: taken as just arrived
     assert [(codec, ts) for codec, ts, _, _ in seen] == [("audio/opus", 0), ("audio/opus", 960)]
-    assert 0.08 <= seen[0][3] < 0.2 and seen[1][3] == 0
+    assert seen[0][3] == 0.12 and seen[1][3] == 0
     assert tapped.qsize() == 0  # video is not decoded
 
 

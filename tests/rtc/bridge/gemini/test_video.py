@@ -138,7 +138,7 @@ async def test_with_compression_a_session_with_video_outlives_the_services_limit
                     async for _ in session.receive():
                         pass
                 lived = time.monotonic() - started
-    assert ended.value.code == 1011 and 0.9 <= lived < 3.0
+    assert ended.value.code == 1011 and lived >= 0.9  # not before the limit
     assert fake.connections[1].close_code == 1011
 
 

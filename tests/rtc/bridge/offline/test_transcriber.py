@@ -340,7 +340,7 @@ async def test_whisper_timeout_gives_empty_text_and_a_log_line(
             assert await transcriber.transcribe(silence(1.0), 16_000) == ""
     finally:
         await transcriber.close()
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < fake_openai.delay  # cut short, not waited out
     assert fake_openai.attempts == 1
     messages = [r.getMessage() for r in caplog.records if r.name == LOGGER]
     assert any("timed out" in message for message in messages), messages
