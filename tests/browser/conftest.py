@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,10 @@ GUEST_LINES = ((9.0, "I grew up in a small town by the sea, and I remember the h
 PERMISSIONS = ["microphone", "camera", "local-network-access"]
 
 
-def write_guest_wav(path: Path) -> None:
+def write_guest_wav(path: Path, lines: Sequence[tuple[float, str]] = GUEST_LINES) -> None:
     """The guest's lines at their times, silence around them, as a 16-bit mono WAV."""
     pcm = bytearray()
-    for start_s, text in GUEST_LINES:
+    for start_s, text in lines:
         pcm += bytes(max(0, 2 * round(start_s * RATE) - len(pcm)))
         pcm += speech_pcm(text, RATE)
     pcm += bytes(2 * RATE * 2)
@@ -55,19 +55,18 @@ def write_guest_wav(path: Path) -> None:
         wav.writeframes(bytes(pcm))
 
 
-@pytest.fixture(scope="package")
-async def studio_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
-    """The whole server on loopback, its media URLs pointing at itself (the recording plays)."""
-    root = tmp_path_factory.mktemp("studio")
+@contextlib.asynccontextmanager
+async def serve_studio(root: Path, **overrides: Any) -> AsyncIterator[LiveServer]:
+    """The whole server on loopback with its data under `root`, its media URLs pointing at
+    itself (the recording plays); `overrides` are settings (a Gemini host, say)."""
     port = live_server.free_port()
-    settings = make_settings(
-        root,
-        f"sqlite:///{root}/monumento.db",
-        migrate_on_start=True,
-        rtc_host_addresses="127.0.0.1",
-        interview_minute_seconds=12.0,  # 5 "minutes" last a minute
-        public_base_url=f"http://127.0.0.1:{port}",
-    )
+    values: dict[str, Any] = {
+        "migrate_on_start": True,
+        "rtc_host_addresses": "127.0.0.1",
+        "interview_minute_seconds": 12.0,  # 5 "minutes" last a minute
+        "public_base_url": f"http://127.0.0.1:{port}",
+    }
+    settings = make_settings(root, f"sqlite:///{root}/monumento.db", **values | overrides)
     async with contextlib.AsyncExitStack() as stack:
         with pytest.MonkeyPatch.context() as patch:  # only while it starts: the port to use
             patch.setattr(live_server, "free_port", lambda: port)
@@ -75,13 +74,17 @@ async def studio_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterat
         yield server
 
 
-@pytest.fixture(scope="session")
-def chromium_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
-    """Fake camera, a fake microphone playing the guest's WAV once, loopback ICE."""
+@pytest.fixture(scope="package")
+async def studio_server(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LiveServer]:
+    """The studio with the offline host."""
+    async with serve_studio(tmp_path_factory.mktemp("studio")) as server:
+        yield server
+
+
+def chromium_args_for(wav: Path) -> list[str]:
+    """Fake camera, a fake microphone playing `wav` once, loopback ICE."""
     if not CHROMIUM.is_file():
         pytest.fail(f"Chromium is missing at {CHROMIUM}: apt-get install chromium (scripts/test)")
-    wav = tmp_path_factory.mktemp("guest") / "guest.wav"
-    write_guest_wav(wav)
     return [
         "--use-fake-ui-for-media-stream",
         "--use-fake-device-for-media-stream",
@@ -91,16 +94,29 @@ def chromium_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     ]
 
 
-@pytest.fixture(scope="package")
-async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
+@pytest.fixture(scope="session")
+def chromium_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Chromium whose microphone says `GUEST_LINES`."""
+    wav = tmp_path_factory.mktemp("guest") / "guest.wav"
+    write_guest_wav(wav)
+    return chromium_args_for(wav)
+
+
+@contextlib.asynccontextmanager
+async def launch_chromium(args: list[str]) -> AsyncIterator[Browser]:
+    """Debian's Chromium with `args`, closed on exit."""
     async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), args=chromium_args
-        )
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
         try:
             yield launched
         finally:
             await launched.close()
+
+
+@pytest.fixture(scope="package")
+async def browser(chromium_args: list[str]) -> AsyncIterator[Browser]:
+    async with launch_chromium(chromium_args) as launched:
+        yield launched
 
 
 @dataclass
