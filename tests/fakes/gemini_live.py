@@ -67,6 +67,9 @@ class FakeGeminiConfig:
     """Send goAway once a connection has received this many seconds of guest audio: the
     audio is the clock of a time-compressed test, so the rotations do not depend on speed."""
     go_away_grace: float = 0.5
+    go_away_time_left: float | None = None
+    """The time left a goAway announces, if not the grace: the deadline a test wants, with
+    the close itself later (the service closes when it closes)."""
     refuse_resumption: bool = False
     """Refuse every resumption handle with close 1007 (unknown handles always are)."""
     setup_delay: float = 0.0
@@ -255,10 +258,11 @@ class FakeGeminiLive:
         """Close every open connection with `code`, as the service does when it fails."""
         await asyncio.gather(*(session.close(code, reason) for session in list(self._sessions)))
 
-    def go_away_now(self, grace: float) -> None:
-        """Send goAway on every open connection now; each closes `grace` seconds later."""
+    def go_away_now(self, grace: float, time_left: float | None = None) -> None:
+        """Send goAway on every open connection now, saying `time_left` (else `grace`); each
+        closes `grace` seconds later."""
         for session in list(self._sessions):
-            session.go_away(grace)
+            session.go_away(grace, time_left)
 
     def drop_all(self) -> None:
         """Cut every open connection's TCP connection, as a network failure does (1006)."""

@@ -109,10 +109,11 @@ class LiveSession:
             self._record.close_code = code
         await self._ws.close(code, reason)
 
-    def go_away(self, grace: float) -> None:
-        """Announce the connection's end now (unless it was announced), closing after `grace`."""
+    def go_away(self, grace: float, time_left: float | None = None) -> None:
+        """Announce the connection's end now (unless it was announced), closing after `grace`
+        (`time_left` is what goAway says, if not the grace)."""
         if self._lifetime is None and self.open:
-            self._lifetime = asyncio.create_task(self._expire(0, grace))
+            self._lifetime = asyncio.create_task(self._expire(0, grace, time_left))
 
     def drop(self) -> None:
         """Abort the TCP connection without a close frame."""
@@ -301,13 +302,18 @@ class LiveSession:
             await self._send({"sessionResumptionUpdate": {"newHandle": handle, "resumable": True}})
         await self._fake.changed()
 
-    async def _expire(self, lifetime: float, grace: float | None = None) -> None:
-        """goAway after `lifetime`, then close once the grace period is over."""
+    async def _expire(
+        self, lifetime: float, grace: float | None = None, time_left: float | None = None
+    ) -> None:
+        """goAway after `lifetime` (saying `time_left`, else the grace), then close once the
+        grace period is over."""
         try:
             await asyncio.sleep(lifetime)
             grace = self._config.go_away_grace if grace is None else grace
+            time_left = self._config.go_away_time_left if time_left is None else time_left
+            said = grace if time_left is None else time_left
             self._record.go_aways += 1
-            await self._send({"goAway": {"timeLeft": f"{grace:g}s"}})
+            await self._send({"goAway": {"timeLeft": f"{said:g}s"}})
             await self._fake.changed()
             await asyncio.sleep(grace)
             await self.close(1000, "Connection lifetime reached.")

@@ -88,7 +88,8 @@ class Switch:
     forced: bool
     """A rotation that did not wait for a resumable point (deadline, or an early close)."""
     guest_active: bool
-    """The guest spoke while audio was held, or is speaking: do not make the host talk."""
+    """The guest spoke while audio was held, or is speaking, and the host has not begun to
+    answer: do not make the host talk."""
     guest_unanswered: bool = False
     """The guest's latest utterance has not been answered: the shell replays it to the new
     connection, whose service answers it, so no client turn completes."""
@@ -198,7 +199,8 @@ class ConnectionMachine:
             held_since=self._held_since,
             go_away_at=self._go_away_at,
             forced=self._forced,
-            guest_active=self._guest_in_hold or self._guest_speaking,
+            # Still "speaking" once the host answered is only the engine's VAD hang-over.
+            guest_active=self.guest_unanswered and (self._guest_in_hold or self._guest_speaking),
             guest_unanswered=kind != "opened" and self.guest_unanswered,
         )
         self.phase = Phase.OPEN
@@ -250,8 +252,8 @@ class ConnectionMachine:
         self._go_away_at = self._clock()
         if self._clean:
             return self._rotate(forced=False)
-        seconds = _seconds(time_left) - self._tuning.rotation_margin_s
-        return [ArmDeadline(link, max(0.0, seconds))]
+        left = _seconds(time_left)
+        return [ArmDeadline(link, max(left - self._tuning.rotation_margin_s, left / 2))]
 
     def deadline(self, link: int) -> list[Action]:
         """The deadline armed for `link` passed."""

@@ -28,7 +28,7 @@ class GeminiTuning:
     a second socket of the same session (as the Gemini API does, with 1011)."""
     rotation_margin_s: float = 5.0
     """After a goAway, switch connections at once this long before the announced close if
-    no turn boundary came first."""
+    no turn boundary came first (half the time left, if that is less than twice this)."""
     connect_timeout_s: float = 10.0
     """How long one connection attempt (TLS, WebSocket, setup) may take."""
     close_timeout_s: float = 2.0

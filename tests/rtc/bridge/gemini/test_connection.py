@@ -97,7 +97,7 @@ def test_the_deadline_forces_a_rotation_with_the_newest_handle() -> None:
     machine, _ = open_machine()
     finished_turn(machine, 1, "h1", mark=2)
     machine.host_output(1)
-    machine.go_away(1, "4s")  # less time than the margin: the deadline is now
+    assert machine.go_away(1, "4s") == [ArmDeadline(1, 2.0)]  # under the margin: half of it
     assert machine.deadline(1) == [Connect(2, "h1", 0.0, overlap=True)]
     (switch,) = machine.connected(2)
     assert isinstance(switch, Switch)
@@ -335,3 +335,21 @@ def test_a_host_turn_for_a_director_note_does_not_answer_the_guest() -> None:
     assert machine.go_away(1, "60s") == [ArmDeadline(1, 55.0)]  # wait for the answer
     machine.host_output(1)  # the host answers the guest
     assert not machine.guest_unanswered
+
+
+def test_a_go_away_with_less_time_than_twice_the_margin_waits_half_of_it() -> None:
+    machine, _ = open_machine(GeminiTuning(rotation_margin_s=5.0))
+    machine.host_output(1)  # the host is answering: give it a chance to finish
+    assert machine.go_away(1, "3s") == [ArmDeadline(1, 1.5)]
+
+
+def test_the_vad_hang_over_after_the_answer_began_does_not_hold_the_host_back() -> None:
+    machine, _ = open_machine()
+    finished_turn(machine, 1, "h1", mark=2)
+    machine.guest_started()
+    machine.host_output(1)  # the service answers before the engine's hang-over ends
+    machine.go_away(1, "3s")
+    connect_of(machine.deadline(1))  # the reply is cut
+    (switch,) = machine.connected(2)
+    assert isinstance(switch, Switch) and switch.forced
+    assert not switch.guest_active and not switch.guest_unanswered  # the catch-up completes

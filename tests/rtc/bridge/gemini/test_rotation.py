@@ -107,9 +107,10 @@ async def test_go_away_mid_answer_waits_for_the_answer_then_rotates(
 async def test_the_deadline_mid_answer_rotates_and_replays_the_answer(
     endpoint: FakeGeminiConfig,
 ) -> None:
-    tuning = steady(margin_s=CLOSE_LATE - 0.2)  # the deadline is 0.2 s after goAway
+    # goAway says 0.4 s are left: the deadline (half of it, under the margin) is 0.2 s later.
+    endpoint = dataclasses.replace(endpoint, go_away_time_left=0.4)
     async with FakeGeminiLive(endpoint) as fake:
-        async with interview(fake, tuning) as (bridge, recorder):
+        async with interview(fake, steady()) as (bridge, recorder):
             await recorder.until(lambda: recorder.count(TurnComplete) == 1)
             await say(bridge, ANSWER_S)
             await fake.wait_for(lambda: fake.connections[0].go_aways == 1)
@@ -134,14 +135,8 @@ async def test_the_deadline_mid_answer_rotates_and_replays_the_answer(
 
 
 async def test_a_refused_overlap_then_a_drop_mid_answer_loses_nothing() -> None:
-    tuning = steady(margin_s=CLOSE_LATE - 0.2)
-    async with (
-        FakeGeminiLive(dataclasses.replace(STRICT)) as fake,
-        interview(fake, tuning) as (
-            bridge,
-            recorder,
-        ),
-    ):
+    strict = dataclasses.replace(STRICT, go_away_time_left=0.4)  # the deadline 0.2 s later
+    async with FakeGeminiLive(strict) as fake, interview(fake, steady()) as (bridge, recorder):
         await recorder.until(lambda: recorder.count(TurnComplete) == 1)
         await say(bridge, ANSWER_S)
         await fake.wait_for(lambda: fake.connections[0].go_aways == 1)
@@ -181,3 +176,34 @@ async def test_after_one_refusal_every_rotation_breaks_first() -> None:
     assert stats.rotations == 3 and fake.overlaps_refused == stats.refused_overlaps == 1
     assert len(fake.connections) == 5  # 4 served, 1 refused
     assert [c.answered for c in served(fake)] == [0, 1, 1, 1]
+
+
+async def test_a_reply_cut_during_the_vad_hang_over_is_carried_on() -> None:
+    # The service answers 400 ms into the guest's silence, the engine's VAD says they
+    # stopped only at 500 ms: a forced rotation in between must not hold the host back.
+    config = FakeGeminiConfig(numbered=True, pace=1.0, reply_seconds=2.0)
+    async with (
+        FakeGeminiLive(config) as fake,
+        interview(fake, steady(margin_s=1.0)) as (
+            bridge,
+            recorder,
+        ),
+    ):
+        await recorder.until(lambda: recorder.count(TurnComplete) == 1)
+        await say(bridge, ANSWER_S)
+        opening = len(recorder.audio())
+        for chunk in chunks(silence(0.6)):  # the fake's VAD ends the answer at 400 ms
+            await bridge.send_audio(chunk)
+        await recorder.until(lambda: len(recorder.audio()) > opening)  # the reply began
+        fake.go_away_now(grace=CLOSE_LATE, time_left=0.2)  # the deadline, 0.1 s on, cuts it
+        await fake.wait_for(lambda: len(served(fake)) == 2)
+        await bridge.guest_stopped_speaking()  # the engine's hang-over ends after the switch
+        await recorder.until(lambda: recorder.count(TurnComplete) == 2)  # the reply, carried on
+        stats = bridge.stats
+    old, new = served(fake)
+    assert len(old.heard) == 1 and old.answered == 0  # heard, its reply cut
+    (catch_up,) = new.client_contents
+    assert catch_up["turnComplete"] is True  # the host carries on with its reply
+    assert fake.timeline[-2:] == ["heard", "replied"] and new.replies
+    assert recorder.lines("ai")[-1] == new.replies[-1]
+    assert stats.forced_rotations == 1 and stats.samples_replayed == 0

@@ -46,7 +46,7 @@ async def test_fragmented_transcripts_make_whole_lines() -> None:
 
 @pytest.mark.parametrize("strict", [True, False], ids=["strict", "lenient"])
 async def test_a_rotation_mid_turn_is_forced_at_the_deadline_and_caught_up(strict: bool) -> None:
-    # The host's reply lasts 2 s of real time; the deadline comes 0.3 s into it.
+    # The host's reply lasts 2 s of real time; the deadline comes 0.4 s into it.
     config = FakeGeminiConfig(reply_seconds=2.0, pace=1.0, one_socket_per_session=strict)
     tuning = GeminiTuning(rotation_margin_s=0.5, cost_control=False)
     note = "Ask about the lighthouse."
