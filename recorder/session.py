@@ -112,11 +112,6 @@ class SessionRecorder:
         *,
         role: Literal["guest", "host"] = "guest",
     ) -> BinaryIO:
-        starts = {
-            "guest-audio": self.guest_audio.start_ms,
-            "guest-video": self.guest_video.start_ms,
-            "host-audio": self.host_audio.start_ms,
-        }
         self.folder.mkdir(parents=True, exist_ok=True)
         handle = (self.folder / f"{name}{suffix}").open("wb")
         self._files.handles.append(handle)
@@ -127,11 +122,18 @@ class SessionRecorder:
                 role=role,
                 codec=codec,
                 file=f"{name}{suffix}",
-                start_offset_ms=starts[name] or 0,
+                start_offset_ms=self._starts()[name],
             )
         )
         write_manifest(self.folder, self.manifest)
         return handle
+
+    def _starts(self) -> dict[str, int]:
+        return {
+            "guest-audio": self.guest_audio.start_ms or 0,
+            "guest-video": self.guest_video.start_ms or 0,
+            "host-audio": self.host_audio.start_ms or 0,
+        }
 
     def _finish(self) -> None:
         files = self._files
@@ -145,7 +147,9 @@ class SessionRecorder:
                 writer.close()
         for handle in files.handles:
             handle.close()
+        starts = self._starts()  # a guest track's start settles after its file is opened
         for entry in self.manifest.tracks:
+            entry.start_offset_ms = starts[entry.name]
             entry.duration_ms = durations[entry.name]
             entry.state = "complete"
         if not self.manifest.tracks:

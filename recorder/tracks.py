@@ -24,8 +24,12 @@ class RtpPlacement:
     at each rejoin (a new stream, with a new timestamp base)."""
 
     aligner: ClockAligner
-    start_ms: int | None = None
     _new_stream: bool = False
+
+    @property
+    def start_ms(self) -> int | None:
+        """Where the track starts on the interview clock (settles over the first window)."""
+        return int(self.aligner.start_s * 1000) if self.aligner.started else None
 
     def new_stream(self) -> None:
         """The guest rejoined: their next packet starts a new RTP stream."""
@@ -33,8 +37,7 @@ class RtpPlacement:
 
     def place(self, timestamp: int, arrival_s: float) -> int:
         """The packet's position, in media clock units from the track's start."""
-        if self.start_ms is None:
-            self.start_ms = int(arrival_s * 1000)
+        if not self.aligner.started:
             self.aligner.start(timestamp, arrival_s)
         elif self._new_stream:
             self.aligner.resume(timestamp, arrival_s)

@@ -62,10 +62,30 @@ def test_a_rejoin_continues_at_the_time_it_arrives() -> None:
     assert sum(packet == OPUS_SILENCE for packet, _ in placed) >= 95
 
 
+def test_a_late_first_packet_does_not_put_the_track_late() -> None:
+    track = OpusTrack(silence=OPUS_SILENCE)
+    track.add(0, PACKET, 1.045)  # 45 ms on the way (a busy loop); the rest on time
+    for n in range(1, 300):
+        track.add(n * 960, PACKET, 1.0 + n * 0.02)
+    assert track.start_ms == 1000
+    placed = track.take()
+    assert [position for _, position in placed] == [(n + 1) * 960 for n in range(300)]
+    track.add(300 * 960, PACKET, 1.0 + 300 * 0.02 - 0.01)  # settled: drift is the aligner's
+    assert track.start_ms == 1000
+
+
+def test_a_late_keyframe_does_not_put_the_video_late() -> None:
+    track = Vp8Track()
+    track.add(90_000, b"key", 0.52)  # many packets: it arrived 20 ms after its time
+    track.add(93_000, b"delta", 0.5 + 1 / 30)
+    assert track.start_ms == 500
+    assert track.take() == [(0, b"key"), (3000, b"delta")]
+
+
 def test_video_pts_never_go_back() -> None:
     track = Vp8Track()
     track.add(90_000, b"key", 0.5)
-    track.add(93_000, b"delta", 0.53)
+    track.add(93_000, b"delta", 0.54)
     track.add(91_000, b"late", 0.6)
     assert track.take() == [(0, b"key"), (3000, b"delta")]
     assert track.start_ms == 500
