@@ -2,7 +2,7 @@
 
 `LocalBus` does it inside one process; `RedisBus` across nodes, with Redis pub/sub for the
 two streams and a key per live interview naming its node (kept alive while it runs). Both
-deliver each stream in publication order.
+deliver each stream in publication order, everything published once a subscription is entered.
 """
 
 from __future__ import annotations
@@ -160,6 +160,9 @@ class RedisBus:
     async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[Message]]:
         pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         await pubsub.subscribe(channel)
+        # SUBSCRIBE's reply, the connection's first: Redis has registered the subscription, so
+        # nothing published from now on is missed, however late this node reads it.
+        await pubsub.get_message(timeout=None)
 
         async def messages() -> AsyncIterator[Message]:
             async for raw in pubsub.listen():
