@@ -62,10 +62,16 @@ class MemoryRateLimiter:
         return decision
 
 
-# KEYS[1]: the key; ARGV: interval, period. Redis's own clock, so every node agrees.
+# KEYS[1]: the key; ARGV: interval, period and, from an injected clock only, now.
+# Otherwise Redis's own clock, so every node agrees.
 _GCRA_SCRIPT = """
-local now_parts = redis.call('TIME')
-local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+local now
+if ARGV[3] then
+  now = tonumber(ARGV[3])
+else
+  local now_parts = redis.call('TIME')
+  now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
+end
 local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local stored = redis.call('GET', KEYS[1])
@@ -82,19 +88,32 @@ return {1, '0', tostring(new_tat - now)}
 
 
 class RedisRateLimiter:
-    """The cluster's limiter: all nodes share one budget per key."""
+    """The cluster's limiter: all nodes share one budget per key.
 
-    def __init__(self, redis: Redis, limit: int, *, prefix: str, period_s: float = 60.0) -> None:
+    Time is Redis's unless a `clock` is given (tests: one frozen clock for every node).
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        limit: int,
+        *,
+        prefix: str,
+        period_s: float = 60.0,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
         self.limit = limit
         self._prefix = f"{prefix}:ratelimit:"
         self._period = period_s
         self._interval = period_s / limit
+        self._clock = clock
         self._script = redis.register_script(_GCRA_SCRIPT)
 
     async def hit(self, key: str) -> Decision:
-        allowed, retry_after, backlog = await self._script(
-            keys=[self._prefix + key], args=[self._interval, self._period]
-        )
+        args = [self._interval, self._period]
+        if self._clock is not None:
+            args.append(self._clock())
+        allowed, retry_after, backlog = await self._script(keys=[self._prefix + key], args=args)
         used = float(backlog) / self._interval
         return Decision(
             allowed=bool(int(allowed)),

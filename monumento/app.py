@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -75,10 +76,13 @@ def create_app(
     *,
     mailer: EmailSender | None = None,
     bridge_factory: BridgeFactory | None = None,
+    rate_limit_clock: Callable[[], float] | None = None,
 ) -> Starlette:
     """The whole server as one ASGI app; resources open and close with its lifespan.
 
-    `mailer` and `bridge_factory` replace the ones the settings choose (tests, benchmarks).
+    `mailer` and `bridge_factory` replace the ones the settings choose (tests, benchmarks);
+    `rate_limit_clock` replaces the rate limiter's (monotonic, or Redis's own), so a test's
+    budget refills when the test says and not when a slow machine lets time pass.
     """
     database = open_database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -131,11 +135,16 @@ def create_app(
         bridge_factory,
     )
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
-    limiter: RateLimiter = MemoryRateLimiter(settings.rate_limit_per_minute)
+    limiter: RateLimiter = MemoryRateLimiter(
+        settings.rate_limit_per_minute, clock=rate_limit_clock or time.monotonic
+    )
     if redis is not None:
         readiness["redis"] = _pinger(redis)
         limiter = RedisRateLimiter(
-            redis, settings.rate_limit_per_minute, prefix=settings.redis_key_prefix
+            redis,
+            settings.rate_limit_per_minute,
+            prefix=settings.redis_key_prefix,
+            clock=rate_limit_clock,
         )
 
     @asynccontextmanager

@@ -32,6 +32,16 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"
 
 
+class FakeClock:
+    """Time that moves only when the test moves it (`clock.now += 0.6`), not with the machine."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 class RecordingMailer:
     """Keeps sent emails so tests can follow verification links."""
 

@@ -24,7 +24,14 @@ from media.signing import MediaSigner
 from monumento.app import create_app
 from recorder.manifest import Manifest, TrackEntry, session_media_dir, write_manifest
 from tests.api.test_sessions import create
-from tests.conftest import RecordingMailer, api_client, bearer, make_settings, register
+from tests.conftest import (
+    FakeClock,
+    RecordingMailer,
+    api_client,
+    bearer,
+    make_settings,
+    register,
+)
 from tests.live_server import serve
 from tests.media.test_storage import client_for, running_s3_server
 
@@ -426,7 +433,7 @@ async def test_media_urls_do_not_spend_the_rate_limit(
     tmp_path: Path, database_url: str, mailer: RecordingMailer
 ) -> None:
     settings = make_settings(tmp_path, database_url, rate_limit_per_minute=3)
-    application = create_app(settings, mailer=mailer)
+    application = create_app(settings, mailer=mailer, rate_limit_clock=FakeClock())
     async with application.router.lifespan_context(application), api_client(application) as http:
         headers = bearer(await register(http))  # the address's first request of three
         session_id = (await create(http, headers))["id"]

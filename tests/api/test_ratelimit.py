@@ -1,7 +1,8 @@
 """Rate limits: 100 requests a minute per user (per address without a token), 429 beyond.
 
 The Redis limiter is tested against the real Redis at 127.0.0.1:6379, shared by two apps
-as two nodes of one deployment would share it.
+as two nodes of one deployment would share it. Every budget runs on a `FakeClock`, so no
+budget refills while a slow machine serves the requests; one test keeps Redis's own clock.
 """
 
 from __future__ import annotations
@@ -16,15 +17,7 @@ from redis.asyncio import Redis
 
 from api.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from monumento.app import create_app
-from tests.conftest import REDIS_URL, api_client, bearer, make_settings, register
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.conftest import REDIS_URL, FakeClock, api_client, bearer, make_settings, register
 
 
 async def test_memory_limiter_allows_a_burst_then_refills_steadily() -> None:
@@ -55,24 +48,32 @@ async def test_memory_limiter_forgets_idle_keys() -> None:
 
 
 async def test_the_101st_request_in_a_minute_is_429_with_retry_after(
-    client: httpx.AsyncClient, guest_headers: dict[str, str]
+    tmp_path: Path, database_url: str
 ) -> None:
-    # Registering the guest spent one request of this address's budget, not of the user's.
-    statuses = [
-        (await client.get("/sessions", headers=guest_headers)).status_code for _ in range(100)
-    ]
-    assert statuses == [200] * 100
-    refused = await client.get("/sessions", headers=guest_headers)
-    assert refused.status_code == 429
-    assert refused.headers["Retry-After"] == "1"
-    assert refused.json()["code"] == "rate_limited"
-    assert refused.json()["retryAfter"] == 1
+    clock = FakeClock()
+    app = create_app(make_settings(tmp_path, database_url), rate_limit_clock=clock)
+    async with app.router.lifespan_context(app), api_client(app) as client:
+        # Registering spends one request of this address's budget, not of the user's.
+        headers = bearer(await register(client))
+        statuses = [
+            (await client.get("/sessions", headers=headers)).status_code for _ in range(100)
+        ]
+        assert statuses == [200] * 100
+        refused = await client.get("/sessions", headers=headers)
+        assert refused.status_code == 429
+        assert refused.headers["Retry-After"] == "1"
+        assert refused.json()["code"] == "rate_limited"
+        assert refused.json()["retryAfter"] == 1
+        clock.now += 0.6  # one request's worth of the budget refills
+        assert (await client.get("/sessions", headers=headers)).status_code == 200
+        assert (await client.get("/sessions", headers=headers)).status_code == 429
 
 
 async def test_users_are_limited_separately_and_probes_are_not_limited(
     tmp_path: Path, database_url: str
 ) -> None:
-    app = create_app(make_settings(tmp_path, database_url, rate_limit_per_minute=3))
+    settings = make_settings(tmp_path, database_url, rate_limit_per_minute=3)
+    app = create_app(settings, rate_limit_clock=FakeClock())
     async with app.router.lifespan_context(app), api_client(app) as client:
         first = bearer(await register(client))
         for _ in range(3):
@@ -101,14 +102,39 @@ async def redis_prefix() -> Any:
 
 
 async def test_redis_limiter_gcra_matches_the_memory_one(redis_prefix: str) -> None:
+    clock = FakeClock()
     redis = Redis.from_url(REDIS_URL)
     try:
-        limiter = RedisRateLimiter(redis, 5, prefix=redis_prefix)
+        limiter = RedisRateLimiter(redis, 5, prefix=redis_prefix, clock=clock)
         decisions = [await limiter.hit("user:a") for _ in range(6)]
         assert [d.allowed for d in decisions] == [True] * 5 + [False]
         assert [d.remaining for d in decisions[:5]] == [4, 3, 2, 1, 0]
-        assert 11 < decisions[-1].retry_after_s <= 12
+        assert decisions[-1].retry_after_s == pytest.approx(12)
         assert await redis.pttl(f"{redis_prefix}:ratelimit:user:a") > 0  # keys expire by themselves
+        assert (await limiter.hit("user:b")).allowed  # keys are independent
+        clock.now += 12
+        assert (await limiter.hit("user:a")).allowed
+        assert not (await limiter.hit("user:a")).allowed
+    finally:
+        await redis.aclose()
+
+
+async def test_without_a_clock_the_redis_limiter_keeps_redis_time(redis_prefix: str) -> None:
+    async def redis_now() -> float:
+        seconds, microseconds = await redis.time()
+        return seconds + microseconds / 1_000_000
+
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        limiter = RedisRateLimiter(redis, 1, prefix=redis_prefix, period_s=3600)
+        started = await redis_now()
+        assert (await limiter.hit("user:a")).allowed
+        refused = await limiter.hit("user:a")
+        elapsed = await redis_now() - started
+        # The wait is the hour less the time Redis saw pass between the two hits, which is
+        # at most `elapsed`, however long that was (1 ms slack: the script keeps 14 digits).
+        assert not refused.allowed
+        assert 3600 - elapsed - 0.001 <= refused.retry_after_s <= 3600 + 0.001
     finally:
         await redis.aclose()
 
@@ -116,6 +142,8 @@ async def test_redis_limiter_gcra_matches_the_memory_one(redis_prefix: str) -> N
 async def test_two_nodes_share_one_budget_through_redis(
     tmp_path: Path, database_url: str, redis_prefix: str
 ) -> None:
+    clock = FakeClock()  # both nodes' time, as Redis's own clock is in production
+
     def node(name: str) -> Any:
         return create_app(
             make_settings(
@@ -124,7 +152,8 @@ async def test_two_nodes_share_one_budget_through_redis(
                 redis_url=REDIS_URL,
                 redis_key_prefix=redis_prefix,
                 rate_limit_per_minute=4,
-            )
+            ),
+            rate_limit_clock=clock,
         )
 
     one, two = node("one"), node("two")
@@ -141,7 +170,7 @@ async def test_two_nodes_share_one_budget_through_redis(
         assert (await second.get("/auth/me", headers=headers)).status_code == 200
         refused = await first.get("/auth/me", headers=headers)
         assert refused.status_code == 429
-        assert int(refused.headers["Retry-After"]) >= 1
+        assert refused.headers["Retry-After"] == "15"
         async with httpx.AsyncClient(
             transport=httpx.ASGITransport(app=two), base_url="http://testserver"
         ) as probe:

@@ -10,14 +10,16 @@ import pytest
 
 from api.studio_routes import ASSETS_DIR, STUDIO_DIR
 from monumento.app import create_app
-from tests.conftest import make_settings
+from tests.conftest import FakeClock, make_settings
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 PAGES = {"/": "index.html", "/history": "history.html"}
 
 
 def page_client(tmp_path: Path, database_url: str) -> httpx.AsyncClient:
-    app = create_app(make_settings(tmp_path, database_url, rate_limit_per_minute=5))
+    app = create_app(
+        make_settings(tmp_path, database_url, rate_limit_per_minute=5), rate_limit_clock=FakeClock()
+    )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
 
 
