@@ -6,10 +6,11 @@ Every API test runs twice: on SQLite and on the real PostgreSQL at 127.0.0.1:543
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template
         return f"sqlite:///{path}"
     url: str = request.getfixturevalue("empty_postgres")
     return url
+
+
+async def until(condition: Callable[[], bool], within_s: float = 60.0) -> None:
+    """Until `condition` holds, however long a busy machine takes (TimeoutError past `within_s`).
+
+    For state nothing signals a change of (aiortc's queues, a guest's frame counts); where an
+    event or condition exists, wait on it instead.
+    """
+    async with asyncio.timeout(within_s):
+        while not condition():  # noqa: ASYNC110 (no event exists to wait on: see above)
+            await asyncio.sleep(0.01)
 
 
 def make_settings(tmp_path: Path, database_url: str, **overrides: Any) -> Settings:

@@ -18,13 +18,14 @@ import pytest
 
 from monumento.app import create_app
 from recorder.manifest import read_manifest, session_media_dir
-from tests.conftest import make_settings
+from tests.conftest import make_settings, until
 from tests.live_server import LiveServer, free_port, serve, spawn_server, wait_ready
 from tests.media.speech import speech_pcm
 from tests.recorder.analysis import click_times_ms, decode_audio, white_frame_times_ms
 from tests.rtc.guest_client import GuestClient
 from tests.signaling.test_interview_socket import (
     ANSWER,
+    TURN_S,
     finished_session,
     new_session,
     socket_url,
@@ -33,9 +34,7 @@ from tests.signaling.test_interview_socket import (
 
 @pytest.fixture
 async def server(tmp_path: Path, database_url: str) -> AsyncIterator[LiveServer]:
-    settings = make_settings(
-        tmp_path, database_url, rtc_host_addresses="127.0.0.1", interview_minute_seconds=12.0
-    )
+    settings = make_settings(tmp_path, database_url, rtc_host_addresses="127.0.0.1")
     async with serve(create_app(settings)) as live:
         yield live
 
@@ -71,7 +70,9 @@ async def test_an_interview_leaves_three_tracks_in_sync(server: LiveServer, tmp_
         asked_at = len(guest.events)
         guest.microphone.say(speech_pcm(ANSWER, 48_000))
         heard = await guest.wait_for(
-            lambda e: e["type"] == "transcript" and e["role"] == "user", after=asked_at
+            lambda e: e["type"] == "transcript" and e["role"] == "user",
+            within_s=TURN_S,
+            after=asked_at,
         )
         await guest.send({"type": "end"})
         await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
@@ -120,12 +121,14 @@ async def test_the_finished_video_and_mixed_audio_are_in_sync_within_one_frame(
     try:
         await guest.join()
         await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "listening")
-        assert guest.camera_track is not None
-        for _ in range(3):
-            await asyncio.sleep(1.0)
-            guest.camera_track.clap()
-        await asyncio.sleep(1.0)
-        assert guest.camera_track.claps == 3
+        camera = guest.camera_track
+        assert camera is not None
+        for clapped in range(1, 4):
+            await asyncio.sleep(1.0)  # claps at least a second apart
+            camera.clap()
+            # Only a frame sent on time claps: a busy machine may take many frames to send one.
+            await until(lambda clapped=clapped: camera.claps == clapped)
+        await asyncio.sleep(1.0)  # the last clap's second, before the interview ends
         await guest.send({"type": "end"})
         await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
     finally:
@@ -149,7 +152,24 @@ async def test_the_finished_video_and_mixed_audio_are_in_sync_within_one_frame(
     assert all(abs(offset) <= frame_ms for offset in offsets), (flashes, clicks, frame_ms)
 
 
-async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None:
+def size_of(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+async def flushed(track: Path, times: int) -> None:
+    """Until the recorder has written `track` `times` more times (it grows at every flush)."""
+    sizes = [size_of(track)]
+
+    def grown() -> bool:
+        size = size_of(track)
+        if size > sizes[-1]:
+            sizes.append(size)
+        return len(sizes) > times
+
+    await until(grown)
+
+
+async def test_a_killed_server_loses_no_more_than_its_last_flush(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_"))}
     env.update(
@@ -170,11 +190,13 @@ async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None
             await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "speaking")
             guest.microphone.say(speech_pcm("One two three four five six seven.", 48_000))
             await asyncio.sleep(4.0)
-            last_state = [e for e in guest.events if e["type"] == "state"][-1]
+            reported = [e for e in guest.events if e["type"] == "state"][-1]
+            # A flush writes everything placed before it. Once the file has grown three times
+            # since that state arrived, a whole flush began after the server sent it (however
+            # long a busy machine takes): what the server had by then is on disk.
+            await flushed(session_media_dir(data, session_id) / "guest-audio.ogg", 3)
             process.send_signal(signal.SIGKILL)
             process.wait(timeout=10)
-            # State events come once a second: the kill came at most a second after the last.
-            killed_at_ms = last_state["elapsedMs"] + 1000
         finally:
             await guest.close()
     finally:
@@ -197,7 +219,8 @@ async def test_a_killed_server_loses_at_most_two_seconds(tmp_path: Path) -> None
     for entry in manifest.tracks:
         assert entry.state == "repaired"
         end_ms = entry.start_offset_ms + (entry.duration_ms or 0)
-        assert end_ms >= killed_at_ms - 2000, (entry.name, end_ms, killed_at_ms)
+        # Less a second: media that reached the recorder late (jitter buffers hold it).
+        assert end_ms >= reported["elapsedMs"] - 1000, (entry.name, end_ms, reported)
         if entry.kind == "audio":
             _, seconds = audio_envelope(folder / entry.file)
             assert abs(seconds * 1000 - (entry.duration_ms or 0)) < 100

