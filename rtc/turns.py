@@ -176,6 +176,7 @@ class TurnTaking:
         self._guest_speaking = False
         self._guest_turn_ms = 0
         self._host_turn_ms = 0
+        self._voice_unheard = False
         self._host_turn_complete = False
 
     @property
@@ -232,7 +233,8 @@ class TurnTaking:
         self._host_turn_complete = False
         effects: list[ToGuest] = [PlayHost(audio)]
         if self.host_turn is HostTurn.LISTENING:
-            self._host_turn_ms = self._clock()
+            self._host_turn_ms = self._clock()  # until its first frame goes out
+            self._voice_unheard = True
             effects += self._become(HostTurn.SPEAKING)
         return effects
 
@@ -255,7 +257,12 @@ class TurnTaking:
         return effects
 
     def outbound_frame(self, had_host_audio: bool, host_pending_samples: int) -> list[ToGuest]:
-        """A 20 ms frame went to the guest: a complete turn played out means listening."""
+        """A 20 ms frame went to the guest: the first of a turn with the host's voice is where
+        its turn starts (where the recording has it, however late the pacer runs); a
+        complete turn played out means listening."""
+        if had_host_audio and self._voice_unheard:
+            self._voice_unheard = False
+            self._host_turn_ms = self._clock()
         if (
             had_host_audio
             or not self._host_turn_complete

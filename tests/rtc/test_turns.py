@@ -158,6 +158,19 @@ def test_a_host_turn_starts_when_its_voice_starts_playing() -> None:
     assert turns.transcript(line) == [TranscriptAt(line, 5_000)]
 
 
+def test_a_host_turn_starts_when_its_first_frame_goes_out_however_late() -> None:
+    clock = Clock()
+    turns = started(clock)
+    line = Transcript("ai", "Welcome!", final=True)
+    clock.now = 5_000
+    turns.host_audio(VOICE)
+    clock.now = 5_150  # a busy loop: the pacer sends the frame 150 ms late
+    assert turns.outbound_frame(True, 480) == []
+    clock.now = 5_170
+    assert turns.outbound_frame(True, 0) == []
+    assert turns.transcript(line) == [TranscriptAt(line, 5_150)]  # where the recording has it
+
+
 def test_the_host_listens_again_once_a_complete_turn_has_played_out() -> None:
     turns = speaking()
     assert turns.outbound_frame(False, 0) == []  # the host has more to say
