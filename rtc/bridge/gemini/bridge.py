@@ -12,9 +12,11 @@ connections; `close` cancels or awaits them all.
 - Resumption is on from the first setup (the newest resumable handle is kept), and so is
   context window compression (a sliding window; thresholds in `GeminiTuning`).
 - goAway: at the next resumable point (a handle after an answered turn, nothing sent
-  since), or `rotation_margin_s` before the close, the bridge stops sending, opens the next
-  connection with the newest handle and switches to it; the opening is not sent again. No
-  status: a rotation is invisible.
+  since), or at the deadline (`rotation_margin_s` before the close, or half the time left),
+  the bridge stops sending, opens the next connection with the newest handle and switches
+  to it; the opening is not sent again. No status: a rotation is invisible. The Gemini API
+  refuses a second socket of a session (1011): then, and from then on, the old connection
+  is closed, and the close awaited, before the next opens (break-before-make).
 - A loss without goAway (1011, a network error, a close): `HostStatus("reconnecting",
   reason)`, then reconnection at once and with exponential backoff, resuming the handle:
   `HostStatus("resumed")`. A refused (1007), expired or missing handle gets a fresh session
@@ -24,7 +26,9 @@ connections; `close` cancels or awaits them all.
   is first told what it missed (a `[Connection] …` client turn).
 - Guest audio and client turns arriving while no connection takes them are held, bounded,
   and sent in order on the next one; each director note reaches exactly one connection.
-  Over a dead TCP connection (no close frame) nothing is acknowledged: audio written
+  A switch before the host answered the guest's utterance replays it to the new connection
+  from its start (`uplink`): neither a resumed session nor a dead TCP connection, which
+  acknowledges nothing, can be trusted with it. Other audio written to a dead connection
   between the failure and its detection is lost, unknowably.
 
 Turn-taking is the service's own voice-activity detection: the engine's VAD hints drive
