@@ -6,7 +6,6 @@ process, kills it with SIGKILL mid-interview, starts it again and checks what su
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
@@ -123,12 +122,17 @@ async def test_the_finished_video_and_mixed_audio_are_in_sync_within_one_frame(
         await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "listening")
         camera = guest.camera_track
         assert camera is not None
+
+        async def a_second_of_video() -> None:  # 30 frames, by the camera's own clock
+            sent = camera.frames
+            await camera.until(lambda: camera.frames >= sent + 30)
+
         for clapped in range(1, 4):
-            await asyncio.sleep(1.0)  # claps at least a second apart
+            await a_second_of_video()  # claps at least a second apart
             camera.clap()
             # Only a frame sent on time claps: a busy machine may take many frames to send one.
-            await until(lambda clapped=clapped: camera.claps == clapped)
-        await asyncio.sleep(1.0)  # the last clap's second, before the interview ends
+            await camera.until(lambda clapped=clapped: camera.claps == clapped)
+        await a_second_of_video()  # the last clap's second, before the interview ends
         await guest.send({"type": "end"})
         await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
     finally:
@@ -189,7 +193,10 @@ async def test_a_killed_server_loses_no_more_than_its_last_flush(tmp_path: Path)
             await guest.join()
             await guest.wait_for(lambda e: e["type"] == "host" and e["state"] == "speaking")
             guest.microphone.say(speech_pcm("One two three four five six seven.", 48_000))
-            await asyncio.sleep(4.0)
+            camera = guest.camera_track
+            assert camera is not None
+            sent = camera.frames  # 4 s of the interview, by the guest camera's own clock
+            await camera.until(lambda: camera.frames >= sent + 120)
             reported = [e for e in guest.events if e["type"] == "state"][-1]
             # A flush writes everything placed before it. Once the file has grown three times
             # since that state arrived, a whole flush began after the server sent it (however

@@ -91,6 +91,14 @@ class ClappingCamera(VideoStreamTrack):
         self._microphone = microphone
         self._clap = False
         self.claps = 0
+        self.frames = 0
+        """Frames sent: the camera's own clock (30 a second), for a test to wait on."""
+        self._sent = asyncio.Condition()
+
+    async def until(self, condition: Callable[[], bool], within_s: float = 60.0) -> None:
+        """Wait until `condition` holds, checked at every frame the camera sends."""
+        async with asyncio.timeout(within_s), self._sent:
+            await self._sent.wait_for(condition)
 
     def clap(self) -> None:
         """Make the next frame that is on time white, with its click."""
@@ -109,6 +117,9 @@ class ClappingCamera(VideoStreamTrack):
             self._clap = False
             self._microphone.click_at(time.monotonic() - late_s)
             self.claps += 1
+        self.frames += 1
+        async with self._sent:
+            self._sent.notify_all()
         return frame
 
 
@@ -158,6 +169,11 @@ class GuestClient:
                         return event
                 await self._changed.wait()
 
+    async def until(self, condition: Callable[[], bool], within_s: float = 60.0) -> None:
+        """Wait until `condition` holds, checked at every event and every host audio frame."""
+        async with asyncio.timeout(within_s), self._changed:
+            await self._changed.wait_for(condition)
+
     def loud_since(self, since: float, threshold: float = 500.0) -> bool:
         """Whether host audio above `threshold` RMS arrived after `since`."""
         return any(level > threshold for at, level in self.host_levels if at >= since)
@@ -197,3 +213,5 @@ class GuestClient:
                 return
             samples = frame.to_ndarray().astype(np.float64)  # type: ignore[union-attr]
             self.host_levels.append((time.monotonic(), float(np.sqrt(np.mean(samples**2)))))
+            async with self._changed:
+                self._changed.notify_all()

@@ -142,7 +142,7 @@ async def test_a_guest_is_interviewed_by_the_offline_host(server: LiveServer) ->
         )
         assert not guest.microphone.spoken.is_set(), "the host gave way only after the guest"
         cut = len(guest.host_levels)
-        await until(lambda: len(guest.host_levels) >= cut + 25)  # 20 ms frames
+        await guest.until(lambda: len(guest.host_levels) >= cut + 25)  # 20 ms frames
         after_cut = [level for _, level in guest.host_levels[cut + 15 : cut + 25]]
         assert max(after_cut) <= LOUD, "the host kept talking over the guest"
 
