@@ -15,6 +15,23 @@ against the live API, in aicc2025/sip-to-ai pull request 14: "Gemini rejects a r
 1011 while an earlier socket of the same session is still open"). The reason text is the
 service's generic one for 1011, "Internal error encountered."; no other is documented.
 
+Where each refusal comes from, so that the fake is no more lenient than the service:
+- a resume while the session's earlier socket is open: 1011 (sip-to-ai pull request 14,
+  above); a fresh setup beside another session's socket is allowed, as separate sessions
+  are;
+- an unknown or expired handle: 1007 "Invalid session resumption handle." (the Live API's
+  session-management guide: handles are valid for two hours);
+- `realtimeInput.mediaChunks`: 1007, deprecated in favour of `audio`/`video` (the SDK's
+  own deprecation message); audio that is not `audio/pcm`: 1007; video that is not a JPEG
+  the fake can decode: 1007 (the API takes JPEG stills);
+- audio with video past two minutes without context window compression: 1011 (the Live
+  API's documented session limit; the close code is not documented, 1011 is our guess).
+Test knobs that are not the service's behaviour: `setup_delay` (benchmarks model the
+service's setup time; 0 in tests), `go_away_time_left` (a goAway that announces less time
+than the fake then gives: the service closes when it says, so a test using it must not
+rely on the later close), and the scripted failures (`fail_next_turn`,
+`refuse_next_resumption`, `close_all`, `drop_all`, `go_away_now`).
+
     async with FakeGeminiLive(FakeGeminiConfig(pace=0)) as fake:
         client = genai.Client(api_key="k", http_options=HttpOptions(
             base_url=fake.base_url, async_client_args={"ssl": fake.client_ssl_context()}))
