@@ -112,8 +112,9 @@ async def test_a_guest_is_interviewed_and_a_director_steers(pages: Pages) -> Non
     await expect(director.locator("#transcript li[data-role=ai]").first).to_be_visible()
     await expect(director.locator("#topics")).to_contain_text("the bakery on the corner")
 
-    # The fake microphone answers; PocketSphinx puts the guest's line in the transcript.
-    await expect(transcript.locator("li[data-role=user]").first).to_be_visible(timeout=30_000)
+    # The fake microphone answers; PocketSphinx puts the guest's line in the transcript. Its
+    # recognizer runs at nice 10: on a machine busy with other work that takes a while.
+    await expect(transcript.locator("li[data-role=user]").first).to_be_visible(timeout=120_000)
     await expect(director.locator("#transcript li[data-role=user]").first).to_be_visible()
 
     # "Ask now" while the host asks its next question: it stops, and asks the note at once.

@@ -27,7 +27,8 @@ BRIEF = HostBrief(
     guest_name="Ada",
 )
 FAST = FakeGeminiConfig(pace=0)
-WAIT = 5.0
+WAIT = 30.0
+"""How long a wait may take before it fails: generous, as a busy machine is slow."""
 NO_RECONNECT = GeminiTuning(reconnect_attempts=0)
 """A bridge that gives up at the first lost connection, as all did before reconnection."""
 
