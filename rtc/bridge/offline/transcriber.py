@@ -109,6 +109,10 @@ class _Recognizer:
             status, size = REPLY.unpack(await stdout.readexactly(REPLY.size))
             text = (await stdout.readexactly(size)).decode()
         except (ConnectionError, asyncio.IncompleteReadError) as error:
+            # Its pipes are gone, so it is ending: wait for it rather than kill it, since
+            # `kill` polls the process and would reap it under asyncio's child watcher, which
+            # then reports exit code 255 (cpython issue 127049).
+            self._busy = False
             code = await self.stop()
             raise _RecognizerDied(
                 f"the speech-recognition process {self.pid} died (exit code {code})"
