@@ -69,17 +69,20 @@ class OpusTrack:
         self.placement.new_stream()
 
     def add(self, timestamp: int, packet: bytes, arrival_s: float) -> None:
-        """Place one packet that arrived `arrival_s` into the interview."""
-        position = self.placement.place(timestamp, arrival_s)
+        """Place one packet that arrived `arrival_s` into the interview. Its timestamp is
+        its first sample's, but it could only leave once its last was captured: it is
+        placed as if it arrived its own duration earlier, as a video frame is (sent once
+        captured, and encoded)."""
+        samples = opus_samples(packet)
+        if not samples:  # an empty payload: 20 ms of nothing, written as real silence
+            packet, samples = self.silence, OPUS_FRAME
+        position = self.placement.place(timestamp, arrival_s - samples / OPUS_RATE)
         if position < self.written - OPUS_FRAME or len(self.pending) > MAX_PENDING_S * 50:
             self.dropped += 1  # late, duplicated, or the writer is stuck
             return
         while position >= self.written + OPUS_FRAME:
             self.written += OPUS_FRAME
             self.pending.append((self.silence, self.written))
-        samples = opus_samples(packet)
-        if not samples:  # an empty payload: 20 ms of nothing, written as real silence
-            packet, samples = self.silence, OPUS_FRAME
         self.written += samples
         self.pending.append((packet, self.written))
 

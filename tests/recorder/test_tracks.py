@@ -10,9 +10,9 @@ PACKET = bytes([(31 << 3), 0xAA])  # a 20 ms CELT packet (mono), content irrelev
 
 def test_consecutive_packets_follow_each_other() -> None:
     track = OpusTrack(silence=OPUS_SILENCE)
-    for n in range(3):
-        track.add(n * 960, PACKET, 1.0 + n * 0.02)
-    assert track.start_ms == 1000
+    for n in range(3):  # each leaves once its 20 ms were captured
+        track.add(n * 960, PACKET, 1.02 + n * 0.02)
+    assert track.start_ms == 1000  # when its first sample was
     assert track.take() == [(PACKET, 960), (PACKET, 1920), (PACKET, 2880)]
     assert track.take() == []
 
@@ -64,13 +64,13 @@ def test_a_rejoin_continues_at_the_time_it_arrives() -> None:
 
 def test_a_late_first_packet_does_not_put_the_track_late() -> None:
     track = OpusTrack(silence=OPUS_SILENCE)
-    track.add(0, PACKET, 1.045)  # 45 ms on the way (a busy loop); the rest on time
+    track.add(0, PACKET, 1.065)  # 45 ms on the way (a busy loop); the rest on time
     for n in range(1, 300):
-        track.add(n * 960, PACKET, 1.0 + n * 0.02)
+        track.add(n * 960, PACKET, 1.02 + n * 0.02)
     assert track.start_ms == 1000
     placed = track.take()
     assert [position for _, position in placed] == [(n + 1) * 960 for n in range(300)]
-    track.add(300 * 960, PACKET, 1.0 + 300 * 0.02 - 0.01)  # settled: drift is the aligner's
+    track.add(300 * 960, PACKET, 1.02 + 300 * 0.02 - 0.01)  # settled: drift is the aligner's
     assert track.start_ms == 1000
 
 
