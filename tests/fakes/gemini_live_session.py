@@ -233,8 +233,20 @@ class LiveSession:
             await self._start_turn(heard=None)
 
     async def _start_turn(self, heard: str | None) -> None:
+        """A host turn, after what the guest said (`heard`) or a client turn (None). The
+        guest's turn is heard, and transcribed, now, even if the next one interrupts the
+        reply before it began."""
         await self._interrupt()  # a new turn always ends the one under way
-        self._turn = asyncio.create_task(self._play(heard))
+        self._fake.turns_started += 1
+        number = f" (#{self._fake.turns_started})" if self._config.numbered else ""
+        if heard is not None:
+            heard += number
+            self._record.heard.append(heard)
+            self._record.heard_ms.append(self._vad.last_utterance_ms)
+            self._fake.timeline.append("heard")
+            for fragment in self._fragments(heard):
+                await self._send({"serverContent": {"inputTranscription": {"text": fragment}}})
+        self._turn = asyncio.create_task(self._play(heard, number))
 
     async def _interrupt(self) -> None:
         turn = self._turn
@@ -246,18 +258,10 @@ class LiveSession:
         await self._send({"serverContent": {"interrupted": True}})
         await self._end_turn()
 
-    async def _play(self, heard: str | None) -> None:
-        """One host turn; it ends quietly if the connection goes away under it."""
+    async def _play(self, heard: str | None, number: str) -> None:
+        """One host turn (`number` marks its texts); it ends quietly if the connection goes
+        away under it."""
         try:
-            self._fake.turns_started += 1
-            number = f" (#{self._fake.turns_started})" if self._config.numbered else ""
-            if heard is not None:
-                heard += number
-                self._record.heard.append(heard)
-                self._record.heard_ms.append(self._vad.last_utterance_ms)
-                self._fake.timeline.append("heard")
-            for fragment in self._fragments(heard or ""):
-                await self._send({"serverContent": {"inputTranscription": {"text": fragment}}})
             note = self._fake.take_note()
             reply = self._config.reply_text + number
             reply = f"{reply} {note}" if note else reply

@@ -232,9 +232,11 @@ class GeminiLiveBridge:
 
     async def guest_started_speaking(self) -> None:
         """Resume a paused stream (pre-roll first); a rotation waits for the answer."""
-        self._utterance_mark = self._history.mark
+        continues = self._machine.guest_continues
+        if not continues:
+            self._utterance_mark = self._history.mark
         self._machine.guest_started()
-        self._uplink.guest_started()
+        self._uplink.guest_started(continues=continues)
         if self._started_at is not None and self._machine.phase is not Phase.CLOSED:
             await self._outbox.pump()
 
@@ -421,7 +423,9 @@ class GeminiLiveBridge:
     def _on_message(self, link: Link, message: types.LiveServerMessage) -> None:
         content = message.server_content
         if content is not None:
-            if content.input_transcription or content.model_turn or content.output_transcription:
+            # The guest's transcription is not an answer: it comes in no set order with the
+            # rest, even while the guest is still speaking.
+            if content.model_turn or content.output_transcription:
                 self._machine.host_output(link.id)
                 if not self._machine.guest_unanswered:
                     self._uplink.answered()

@@ -145,6 +145,7 @@ class ConnectionMachine:
         self._seq = 0
         self._host_busy = False
         self._host_turn_seq = 0
+        self._host_began_seq = 0
         self._guest_start_seq = 0
         self._guest_speaking = False
         self._guest_in_hold = False
@@ -165,6 +166,12 @@ class ConnectionMachine:
     def guest_unanswered(self) -> bool:
         """Whether the guest spoke since the host last began a turn."""
         return self._guest_start_seq > self._host_turn_seq
+
+    @property
+    def guest_continues(self) -> bool:
+        """Whether the guest spoke since the host last began a turn of any kind: speech now
+        adds to the same unanswered turn (a replay starts where that turn started)."""
+        return self._guest_start_seq > self._host_began_seq
 
     @property
     def sending(self) -> bool:
@@ -272,14 +279,15 @@ class ConnectionMachine:
         return []
 
     def host_output(self, link: int) -> None:
-        """`link` sent something of a turn (transcription, audio): a turn is under way. It
-        answers the guest, unless it answers a client turn sent since the last one."""
+        """`link` sent some of the host's turn (its audio, or its transcription): a turn is
+        under way. It answers the guest, unless it answers a client turn sent since."""
         if link == self.active and not self._host_busy:
             self._host_busy = True
+            self._host_began_seq = self._next()
             if self._content_unanswered:
                 self._content_unanswered = False
             else:
-                self._host_turn_seq = self._next()
+                self._host_turn_seq = self._host_began_seq
         self._clean = False
 
     def turn_complete(self, link: int) -> None:

@@ -18,7 +18,8 @@ The shell `take`s an item, sends it, and `give_back`s it if the send failed, so 
 never lost between connections and the order is kept.
 
 What was sent is also logged: the newest `replay_margin_ms` and, from when the guest starts
-an utterance until the host answers it, everything from its start, bounded like the queue.
+an utterance until the host answers it, everything from its start, bounded like the queue
+(a guest who speaks again before the host says anything adds to the same unanswered turn).
 If a switch of connection comes before the host answered that utterance, the session on
 the new connection does not know it (a resumed session knows what its handle held; a dead
 TCP connection acknowledges nothing), so `replay` sends it again, first, before what was
@@ -136,11 +137,14 @@ class AudioUplink:
                 self.paused = True
                 self._silence_left = None
 
-    def guest_started(self) -> None:
-        """The engine heard speech: stream again, the pre-roll first."""
-        self._utterance_at = self._log_end + self._queued + len(self._pending)
+    def guest_started(self, *, continues: bool = False) -> None:
+        """The engine heard speech: stream again, the pre-roll first. Speech that `continues`
+        the guest's unanswered turn (the host has said nothing since it began) keeps the
+        replay starting where that turn did."""
+        if not continues:
+            self._utterance_at = self._log_end + self._queued + len(self._pending)
+            self._trim_log(self._utterance_at - self._margin)
         self._answered = False
-        self._trim_log(self._utterance_at - self._margin)
         self._silence_left = None
         if self.paused:
             self.paused = False

@@ -353,3 +353,18 @@ def test_the_vad_hang_over_after_the_answer_began_does_not_hold_the_host_back() 
     (switch,) = machine.connected(2)
     assert isinstance(switch, Switch) and switch.forced
     assert not switch.guest_active and not switch.guest_unanswered  # the catch-up completes
+
+
+def test_the_guest_continues_their_turn_until_the_host_begins_one() -> None:
+    machine, _ = open_machine()
+    assert not machine.guest_continues
+    machine.guest_started()
+    machine.guest_stopped()
+    assert machine.guest_continues  # speech now adds to the same unanswered turn
+    machine.content_sent(complete=True)
+    machine.host_output(1)  # the host answers the note, not the guest...
+    assert machine.guest_unanswered and not machine.guest_continues  # ...but it spoke
+    machine.turn_complete(1)
+    machine.guest_started()
+    machine.host_output(1)
+    assert not machine.guest_unanswered and not machine.guest_continues

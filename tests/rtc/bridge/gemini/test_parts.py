@@ -215,6 +215,21 @@ def test_a_new_utterance_forgets_the_one_before() -> None:
     assert drain(uplink) == [frame(2)]
 
 
+def test_speech_before_the_host_says_anything_adds_to_the_unanswered_turn() -> None:
+    """The guest stops, the connection goes before the host answers, and the guest speaks
+    again while the audio is held: the replay starts at the first utterance, not the last."""
+    tuning = GeminiTuning(cost_control=False, replay_margin_ms=0)
+    uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)
+    uplink.guest_started()
+    uplink.push(frame(1))
+    drain(uplink)
+    uplink.push(frame(2))  # held
+    uplink.guest_started(continues=True)
+    uplink.push(frame(3))
+    assert uplink.replay() == 320
+    assert drain(uplink) == [frame(1), frame(2), frame(3)]
+
+
 def test_the_replay_is_bounded_and_says_when_it_lost_the_start() -> None:
     tuning = GeminiTuning(cost_control=False, backlog_s=0.04, replay_margin_ms=0)
     uplink = AudioUplink(tuning, rate=RATE, batch_ms=20)

@@ -207,3 +207,32 @@ async def test_a_reply_cut_during_the_vad_hang_over_is_carried_on() -> None:
     assert fake.timeline[-2:] == ["heard", "replied"] and new.replies
     assert recorder.lines("ai")[-1] == new.replies[-1]
     assert stats.forced_rotations == 1 and stats.samples_replayed == 0
+
+
+async def test_speech_while_reconnecting_joins_the_unanswered_answer(
+    endpoint: FakeGeminiConfig,
+) -> None:
+    """The line drops as the guest ends an answer, and they speak again before the bridge
+    reconnects: the new session hears both whole, from the start of the first, and
+    answers; the transcript has each once."""
+    config = dataclasses.replace(endpoint, audio_lifetime=None)
+    async with FakeGeminiLive(config) as fake, interview(fake, steady()) as (bridge, recorder):
+        await recorder.until(lambda: recorder.count(TurnComplete) == 1)
+        await say(bridge, ANSWER_S)
+        fake.accepting.clear()  # the reconnection waits until the guest spoke again
+        fake.drop_all()
+        await recorder.until(lambda: "reconnecting" in statuses(recorder))
+        await fall_silent(bridge)
+        await say(bridge, ANSWER_S)  # no host turn since the first: the same turn
+        await fall_silent(bridge)
+        fake.accepting.set()
+        await recorder.until(lambda: recorder.count(TurnComplete) == 3)
+        stats = bridge.stats
+    dropped, last = fake.connections
+    assert dropped.heard == [] and dropped.close_code == 1006
+    half_ms = round(ANSWER_S * 1000) - 100
+    assert len(last.heard) == 2 and min(last.heard_ms) >= half_ms and last.answered >= 1
+    assert recorder.lines("user") == last.heard
+    # The first answer, sent to the dropped connection (which acknowledged nothing), again.
+    assert stats.samples_replayed >= (ANSWER_S - 0.1) * GUEST_RATE
+    assert statuses(recorder) == ["reconnecting", "resumed"]
