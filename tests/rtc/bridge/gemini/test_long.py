@@ -20,6 +20,7 @@ from typing import Any
 from rtc.bridge.base import HostStatus
 from rtc.bridge.gemini.bridge import GeminiLiveBridge
 from rtc.bridge.gemini.tuning import GeminiTuning
+from tests.conftest import until
 from tests.fakes.audio import chunks, silence, voiced
 from tests.fakes.gemini_live import FakeGeminiConfig, FakeGeminiLive
 from tests.rtc.bridge.gemini.test_bridge import Recorder, bridge_for
@@ -33,6 +34,12 @@ ENGINE_HANGOVER_CHUNKS = 25
 YIELD_CHUNKS = 5
 """The engine's task waits for the next frame every 20 ms; the feed lets the loop run every
 100 ms of audio (a starved loop would not even answer a close frame in time)."""
+MAX_LEAD = 20 * 16_000
+"""Samples the feed may be ahead of what the bridge sent. Fed as fast as the loop allows, the
+audio outruns a rotation that takes a busy machine seconds of wall time by many minutes, and
+would overflow the bridge's minute of backlog; in real time, a rotation holds well under a
+second. So the compressed clock stops while the bridge holds this much, as it would if the
+guest spoke in real time."""
 
 
 @dataclass
@@ -62,13 +69,13 @@ async def feed(bridge: GeminiLiveBridge, script: Script) -> int:
                 await bridge.guest_started_speaking()
             await bridge.send_audio(chunk)
             if index % YIELD_CHUNKS == 0:
-                await asyncio.sleep(0)
+                await let_the_loop_run(bridge)
         for index, chunk in enumerate(quiet):
             await bridge.send_audio(chunk)
             if index == ENGINE_HANGOVER_CHUNKS:
                 await bridge.guest_stopped_speaking()
             if index % YIELD_CHUNKS == 0:
-                await asyncio.sleep(0)
+                await let_the_loop_run(bridge)
         given += (len(spoken) + len(quiet)) * 320
         sent_chunks += len(spoken) + len(quiet)
         while minutes_done < sent_chunks // MINUTE:
@@ -78,14 +85,31 @@ async def feed(bridge: GeminiLiveBridge, script: Script) -> int:
     return given
 
 
-def matched(lines: list[str], said: list[str]) -> int:
+async def let_the_loop_run(bridge: GeminiLiveBridge) -> None:
+    """One step of the loop, or until the bridge is no more than `MAX_LEAD` behind."""
+    await asyncio.sleep(0)
+    if held(bridge) > MAX_LEAD:
+        await until(lambda: held(bridge) <= MAX_LEAD // 2)
+
+
+def held(bridge: GeminiLiveBridge) -> int:
+    """Samples given to the bridge and still waiting to go up."""
+    stats = bridge.stats
+    return stats.samples_given - stats.samples_sent - stats.samples_withheld - stats.samples_dropped
+
+
+def matched(lines: list[str], said: list[str], *, unread: int = 0) -> int:
     """Check `lines` are the bridge's final lines of `said`, in order, each exactly once
-    (cut ones as a prefix); returns how many were cut."""
-    assert len(lines) == len(said), (len(lines), len(said))
-    cut = 0
-    for line, full in zip(lines, said, strict=True):
-        assert line and full.startswith(line), (line, full)
-        cut += line != full
+    (cut ones as a prefix); returns how many were cut. Up to `unread` of `said` may be
+    missing: what a connection said after the bridge stopped reading it (it was going)."""
+    assert len(said) - unread <= len(lines) <= len(said), (len(lines), len(said), unread)
+    cut = at = 0
+    for line in lines:
+        while at < len(said) and not (line and said[at].startswith(line)):
+            at += 1
+        assert at < len(said), (line, said)
+        cut += line != said[at]
+        at += 1
     return cut
 
 
@@ -190,11 +214,14 @@ async def test_an_hour_long_interview_loses_no_sample_line_or_note() -> None:
     assert stats.samples_given == given == 3600 * 16_000
     assert stats.samples_sent == given and stats.samples_dropped == 0
     assert fake.samples_received == given + stats.samples_replayed
-    # Every utterance was heard whole (none split across connections) and answered.
+    # Every utterance was heard whole (none split across connections) and answered. One
+    # heard by a connection that went before the bridge read its answer was replayed to the
+    # next connection, heard whole there and answered: it is heard twice.
     heard_ms = [ms for c in fake.connections for ms in c.heard_ms]
-    assert len(heard) == len(heard_ms) >= 72
+    replayed = len(heard) - len(script.turns)
+    assert len(heard) == len(heard_ms) and replayed >= 0
     assert min(heard_ms) > 34_000  # 35 s each; the fake's energy VAD misses a few troughs
-    assert unanswered(fake.timeline) == 0
+    assert unanswered(fake.timeline) <= replayed
     # The connections: rotations, losses, one refused handle, one refused second socket.
     assert fake.overlaps_refused == stats.refused_overlaps == 1
     assert stats.rotations >= 20
@@ -209,8 +236,11 @@ async def test_an_hour_long_interview_loses_no_sample_line_or_note() -> None:
         "resumed",
     ]
     # Every transcript line, once; the host never opened the interview twice.
-    assert len(heard) >= 72
-    cut = matched(recorder.lines("user"), heard) + matched(recorder.lines("ai"), replies)
+    user_lines = recorder.lines("user")
+    assert len(user_lines) == len(script.turns)
+    unread = stats.forced_rotations + stats.connection_losses
+    cut = matched(user_lines, heard, unread=replayed)
+    cut += matched(recorder.lines("ai"), replies, unread=unread)
     interruptions = sum(c.interruptions for c in fake.connections)  # the guest barged in
     assert cut <= stats.forced_rotations + stats.connection_losses + interruptions
     assert sum("Welcome" in str(c.client_contents) for c in fake.connections) == 1
@@ -259,10 +289,16 @@ async def test_cost_control_stops_streaming_long_silences() -> None:
     assert stats.samples_given == given
     assert stats.samples_sent == given - stats.samples_withheld
     assert fake.samples_received == stats.samples_sent + stats.samples_replayed
-    # Each answer was heard whole (its onset came with the pre-roll), and answered once.
+    # The transcript has each answer once, in order, each heard whole (its onset came with
+    # the pre-roll) by the connection it came from. An answer a connection heard but went
+    # before the bridge read the reply was replayed to the next one, and heard there again.
     heard = [line for c in fake.connections for line in c.heard]
-    assert len(heard) == len(turns)
-    assert matched(recorder.lines("user"), heard) == 0
+    heard_ms = dict(zip(heard, [ms for c in fake.connections for ms in c.heard_ms], strict=True))
+    lines = recorder.lines("user")
+    assert len(lines) == len(turns)
+    assert matched(lines, heard, unread=stats.forced_rotations) == 0
+    assert all(heard_ms[line] > 19_000 for line in lines), (lines, heard_ms)
     assert stats.stream_ends == len(turns)  # every silence after an answer
-    assert sum(c.audio_stream_ends for c in fake.connections) == stats.stream_ends
+    # The service got each marker once, and again with a replayed answer.
+    assert sum(c.audio_stream_ends for c in fake.connections) >= stats.stream_ends
     assert reduction > 0.4
