@@ -235,7 +235,11 @@ class LiveSession:
     async def _start_turn(self, heard: str | None) -> None:
         """A host turn, after what the guest said (`heard`) or a client turn (None). The
         guest's turn is heard, and transcribed, now, even if the next one interrupts the
-        reply before it began."""
+        reply before it began: the service transcribes what it heard whatever becomes of
+        the reply ("Transcriptions are sent independently of other server messages and
+        there is no guaranteed ordering", the Live API's Transcription message). The fake
+        sends it once the turn ends, before the reply: one order the service may use. It
+        does not yet stream it while the guest speaks, which the service may also do."""
         await self._interrupt()  # a new turn always ends the one under way
         self._fake.turns_started += 1
         number = f" (#{self._fake.turns_started})" if self._config.numbered else ""
