@@ -15,9 +15,10 @@ Cases, each against a baseline of turns without a rotation in the same run:
 
 - at a turn boundary: goAway just after the host's reply ends, the moment the bridge waits
   for; the reply measured is the next one;
-- deadline mid-answer: goAway 0.4 s into an answer, with 5 s left and a 4.7 s margin, so the
-  deadline comes 0.3 s later, before the answer ends: the rotation is forced and the answer
-  so far replayed to the new connection; the reply measured is that answer's.
+- deadline mid-answer: goAway 0.4 s into an answer with 0.6 s left, so the bridge's deadline
+  (half the time left, as the margin exceeds it) comes 0.3 s later, before the answer ends:
+  the rotation is forced and the answer so far replayed to the new connection; the reply
+  measured is that answer's.
 
 Held: from audio stopping on the old connection to the new one having taken all that was
 held (the bridge's own switch time). Reply later: from the moment the fake could tell the
@@ -53,7 +54,7 @@ PAUSE_S = 1.2
 FAKE_END_CHUNKS = 20
 """The fake's VAD ends an answer after 400 ms of silence: 20 chunks."""
 GRACE_S = 5.0
-MARGIN_S = 4.7
+DEADLINE_GRACE_S = 0.6
 BRIEF = HostBrief(vibe="The Journalist", mode="Auto-Pilot", duration_minutes=60)
 
 
@@ -148,7 +149,7 @@ async def host(
     config = FakeGeminiConfig(
         pace=1.0, reply_seconds=0.6, setup_delay=setup_s, one_socket_per_session=case.strict
     )
-    tuning = GeminiTuning(cost_control=False, rotation=case.rotation, rotation_margin_s=MARGIN_S)
+    tuning = GeminiTuning(cost_control=False, rotation=case.rotation)
     async with FakeGeminiLive(config) as fake:
         options = types.HttpOptions(async_client_args={"ssl": fake.client_ssl_context()})
         bridge = GeminiLiveBridge(
@@ -193,7 +194,7 @@ async def answer(
         if index == 4:
             await bridge.guest_started_speaking()
         if deadline_go_away and index == 20:
-            fake.go_away_now(grace=GRACE_S)
+            fake.go_away_now(grace=DEADLINE_GRACE_S)
         await bridge.send_audio(chunk)
         await pacer.tick()
     ended = 0.0
