@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 
 from api.errors import ApiError
+from wire.json_input import JsonRefused, parse_json
 
 Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 1 << 20
 
 
+async def read_capped_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
+    """The body, refused with 413 as soon as it is known to exceed `limit`: by its declared
+    `Content-Length` before a byte is read, else (chunked) while it streams in, so a hostile
+    100 MB body costs at most `limit` bytes of memory."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large(limit)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_large(limit)
+    return bytes(body)
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(
+        413, "payload_too_large", f"Request body is over the limit of {limit:,} bytes: send less"
+    )
+
+
 async def read_json_object(request: Request, *, optional: bool = False) -> dict[str, Any]:
     """The body as a JSON object (`{}` for an empty optional body)."""
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise ApiError(413, "payload_too_large", "Request body is larger than 1 MiB")
+    body = await read_capped_body(request)
     if not body.strip():
         if optional:
             return {}
         raise ApiError(400, "invalid_body", "Request body is empty: send a JSON object")
     try:
-        document = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise ApiError(400, "malformed_json", f"Request body is not valid JSON: {error}") from error
+        document = parse_json(body)
+    except JsonRefused as error:
+        raise ApiError(400, error.code, f"Request body: {error}") from error
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_body", "Request body must be a JSON object")
     return document

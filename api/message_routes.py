@@ -18,6 +18,7 @@ from api.schemas import (
     MessageResponseOut,
     MessageUpdateRequest,
     dump,
+    dump_rows,
 )
 from api.session_routes import owned_session, path_uuid
 
@@ -40,10 +41,10 @@ async def list_messages(request: Request) -> JSONResponse:
     session = await owned_session(request)
     store = api_context(request).messages
     if request.query_params.get("paged", "").lower() != "true":
-        return JSONResponse([dump(MessageOut.of(record)) for record in await store.all(session.id)])
+        return JSONResponse(dump_rows(await store.all(session.id), MessageOut.of))
     page, size = page_params(request)
     records, total = await store.page(session.id, offset=page * size, limit=size)
-    content = [dump(MessageOut.of(record)) for record in records]
+    content = dump_rows(records, MessageOut.of)
     return JSONResponse(spring_page(content, page=page, size=size, total=total))
 
 

@@ -11,12 +11,14 @@ from api.errors import ApiError
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
+MAX_PAGE = 1_000_000
+"""Past any real list; bounds `page * size` well inside the database's integers."""
 
 
 def page_params(request: Request) -> tuple[int, int]:
     """`page` (from 0) and `size` (1 to 100) from the query string."""
     return (
-        _int_param(request, "page", 0, minimum=0),
+        _int_param(request, "page", 0, minimum=0, maximum=MAX_PAGE),
         _int_param(request, "size", DEFAULT_PAGE_SIZE, minimum=1, maximum=MAX_PAGE_SIZE),
     )
 

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import uuid
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 from store.messages import MessageRecord
 from store.sessions import SessionRecord
 from store.users import UserRecord
+from wire.json_input import JsonRefused, check_document, encoded_size
+
+logger = logging.getLogger(__name__)
 
 Vibe = Literal[
     "The Historian", "The Celebrator", "The Journalist", "The Jester", "The Roast Master"
@@ -20,8 +26,37 @@ Mode = Literal["Auto-Pilot", "Director Mode"]
 DurationMinutes = Literal[5, 20, 60]
 SessionStatus = Literal["created", "live", "processing", "ready", "failed"]
 MessageRole = Literal["user", "ai"]
-Url = Annotated[str, Field(max_length=2048)]
-Metadata = dict[str, Any]
+MAX_SAFE_INTEGER = 2**53 - 1
+"""The largest integer a JavaScript client reads exactly: the bound of every integer field."""
+MAX_METADATA_BYTES = 32 * 1024
+"""Stored metadata, as compact JSON, may take at most this much."""
+
+
+def _web_url(value: str) -> str:
+    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
+    if scheme not in ("http", "https"):
+        raise ValueError("must be an http or https URL")
+    return value
+
+
+def _bounded_metadata(value: dict[str, Any]) -> dict[str, Any]:
+    check_metadata(value)
+    return value
+
+
+def check_metadata(value: dict[str, Any]) -> None:
+    """Refuse metadata too deep or too large to store (`JsonRefused`, a ValueError)."""
+    check_document(value)
+    if encoded_size(value) > MAX_METADATA_BYTES:
+        raise JsonRefused(
+            "metadata_too_large",
+            f"metadata may take at most {MAX_METADATA_BYTES // 1024} KiB as JSON",
+        )
+
+
+Url = Annotated[str, Field(max_length=2048), AfterValidator(_web_url)]
+Metadata = Annotated[dict[str, Any], AfterValidator(_bounded_metadata)]
+Offset = Annotated[int, Field(ge=0, le=MAX_SAFE_INTEGER)]
 
 
 def _iso_utc(value: datetime) -> str:
@@ -83,7 +118,7 @@ class SessionUpdateRequest(CamelModel):
 class MessageCreateRequest(CamelModel):
     role: MessageRole
     text: str = Field(min_length=1, max_length=100_000)
-    relative_offset: int | None = Field(default=None, ge=0)
+    relative_offset: Offset | None = None
     audio_url: Url | None = None
     metadata: Metadata | None = None
 
@@ -92,7 +127,7 @@ class MessageUpdateRequest(CamelModel):
     """Non-null fields are applied; the others are left as they are."""
 
     text: str | None = Field(default=None, min_length=1, max_length=100_000)
-    relative_offset: int | None = Field(default=None, ge=0)
+    relative_offset: Offset | None = None
     audio_url: Url | None = None
     metadata: Metadata | None = None
 
@@ -144,7 +179,7 @@ class SessionOut(CamelModel):
     transcript_url: str | None
     summary: str | None
     summary_generated_at: IsoDateTime | None
-    metadata: Metadata
+    metadata: dict[str, Any]
     created_at: IsoDateTime
     updated_at: IsoDateTime
     progress: float | None = Field(
@@ -182,7 +217,7 @@ class MessageOut(CamelModel):
         description="ms from the start of the interview's recording"
     )
     audio_url: str | None
-    metadata: Metadata
+    metadata: dict[str, Any]
 
     @classmethod
     def of(cls, record: MessageRecord) -> MessageOut:
@@ -211,3 +246,21 @@ class ErrorOut(CamelModel):
 def dump(model: BaseModel) -> dict[str, Any]:
     """The wire form of a response model."""
     return model.model_dump(mode="json", by_alias=True)
+
+
+Row = TypeVar("Row", SessionRecord, MessageRecord)
+
+
+def dump_rows(rows: Iterable[Row], out: Callable[[Row], BaseModel]) -> list[dict[str, Any]]:
+    """Each row's wire form. A row whose metadata cannot be serialised (stored before the
+    limits existed) is listed with empty metadata, so one row never fails the whole list."""
+    dumped = []
+    for row in rows:
+        try:
+            dumped.append(dump(out(row)))
+        except (ValueError, RecursionError):
+            logger.warning(
+                "listing %s %s without its unreadable metadata", type(row).__name__, row.id
+            )
+            dumped.append(dump(out(dataclasses.replace(row, metadata={}))))
+    return dumped

@@ -11,7 +11,7 @@ from starlette.routing import Route
 
 from api.bodies import read_json_object, read_model
 from api.context import api_context
-from api.errors import not_found
+from api.errors import ApiError, not_found
 from api.identity import require_principal
 from api.pages import page_params, spring_page
 from api.schemas import (
@@ -19,9 +19,12 @@ from api.schemas import (
     SessionCreateRequest,
     SessionOut,
     SessionUpdateRequest,
+    check_metadata,
     dump,
+    dump_rows,
 )
 from store.sessions import SessionRecord
+from wire.json_input import JsonRefused
 
 
 def path_uuid(request: Request, name: str, what: str) -> uuid.UUID:
@@ -62,7 +65,7 @@ async def list_sessions(request: Request) -> JSONResponse:
     records, total = await api_context(request).sessions.list_owned(
         principal.user_id, offset=page * size, limit=size
     )
-    content = [dump(SessionOut.of(record)) for record in records]
+    content = dump_rows(records, SessionOut.of)
     return JSONResponse(spring_page(content, page=page, size=size, total=total))
 
 
@@ -87,9 +90,12 @@ async def merge_metadata(request: Request) -> JSONResponse:
     principal = require_principal(request)
     session_id = path_uuid(request, "session_id", "Session")
     patch = await read_json_object(request)
-    record = await api_context(request).sessions.merge_metadata_owned(
-        session_id, principal.user_id, patch
-    )
+    try:
+        record = await api_context(request).sessions.merge_metadata_owned(
+            session_id, principal.user_id, patch, check=check_metadata
+        )
+    except JsonRefused as error:
+        raise ApiError(400, error.code, f"metadata: {error}", field="metadata") from error
     if record is None:
         raise not_found("Session")
     return JSONResponse(dump(SessionOut.of(record)))

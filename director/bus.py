@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from wire.json_input import JsonRefused, parse_json
+
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
@@ -166,8 +168,17 @@ class RedisBus:
 
         async def messages() -> AsyncIterator[Message]:
             async for raw in pubsub.listen():
-                if raw.get("type") == "message":
-                    yield json.loads(raw["data"])
+                if raw.get("type") != "message":
+                    continue
+                try:
+                    message = parse_json(raw["data"])
+                except JsonRefused as error:
+                    logger.warning("dropped a bus message on %s: %s", channel, error)
+                    continue
+                if isinstance(message, dict):
+                    yield message
+                else:
+                    logger.warning("dropped a bus message on %s: not a JSON object", channel)
 
         try:
             yield messages()

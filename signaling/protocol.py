@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+from wire.json_input import JsonRefused, parse_json
 
 MAX_FRAME_BYTES = 64 * 1024
 
@@ -47,9 +48,9 @@ def parse_json_frame(text: str) -> dict[str, Any]:
     if len(text.encode()) > MAX_FRAME_BYTES:
         raise ProtocolError("frame_too_large", "Messages must be at most 64 KiB")
     try:
-        message = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ProtocolError("malformed_json", f"The message is not valid JSON: {error}") from error
+        message = parse_json(text)
+    except JsonRefused as error:
+        raise ProtocolError(error.code, f"The message: {error}") from error
     if not isinstance(message, dict) or not isinstance(message.get("type"), str):
         raise ProtocolError("invalid_message", "Each message must be a JSON object with a type")
     return message

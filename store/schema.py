@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Column,
@@ -96,7 +97,7 @@ messages = Table(
     Column("role", String(8), nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
-    Column("relative_offset_ms", Integer),
+    Column("relative_offset_ms", BigInteger),
     Column("audio_url", Text),
     Column("metadata", JsonDocument, nullable=False),
     CheckConstraint("role IN ('user', 'ai')", name="role"),

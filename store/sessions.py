@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -126,11 +127,16 @@ class SessionStore:
         return None if row is None else SessionRecord(**row._mapping)
 
     async def merge_metadata_owned(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, patch: dict[str, Any]
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        patch: dict[str, Any],
+        check: Callable[[dict[str, Any]], None],
     ) -> SessionRecord | None:
-        """Merge `patch` into the metadata at the top level, in one transaction."""
+        """Merge `patch` into the metadata at the top level, in one transaction; `check` sees
+        the merged metadata first and may raise to leave the row as it was."""
         return await self._merge_metadata(
-            patch, sessions.c.id == session_id, sessions.c.user_id == user_id
+            patch, sessions.c.id == session_id, sessions.c.user_id == user_id, check=check
         )
 
     async def merge_metadata(
@@ -140,7 +146,10 @@ class SessionStore:
         return await self._merge_metadata(patch, sessions.c.id == session_id)
 
     async def _merge_metadata(
-        self, patch: dict[str, Any], *where: ColumnElement[bool]
+        self,
+        patch: dict[str, Any],
+        *where: ColumnElement[bool],
+        check: Callable[[dict[str, Any]], None] | None = None,
     ) -> SessionRecord | None:
         async with self._engine.begin() as connection:
             current = (
@@ -150,11 +159,14 @@ class SessionStore:
             ).scalar_one_or_none()
             if current is None:
                 return None
+            merged = {**current, **patch}
+            if check is not None:
+                check(merged)
             row = (
                 await connection.execute(
                     update(sessions)
                     .where(*where)
-                    .values(metadata={**current, **patch}, updated_at=utc_now())
+                    .values(metadata=merged, updated_at=utc_now())
                     .returning(*sessions.c)
                 )
             ).one()

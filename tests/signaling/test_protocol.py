@@ -30,6 +30,9 @@ def test_valid_messages() -> None:
     ("frame", "code"),
     [
         ("nope", "malformed_json"),
+        ('{"type": "ping", "x": ' + "[" * 20_000 + "]" * 20_000 + "}", "json_too_deep"),
+        ('{"type": "ping", "x": Infinity}', "invalid_json_value"),
+        ('{"type": "offer", "sdp": "v=0\\u0000"}', "invalid_json_value"),
         ("[]", "invalid_message"),
         ('{"type": 3}', "invalid_message"),
         ('{"type": "fly"}', "unknown_type"),
