@@ -27,6 +27,7 @@ import uvloop
 
 from auth.mail import Email
 from config import Settings
+from monumento.server import uvicorn_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOOPBACK = "127.0.0.1"
@@ -304,17 +305,15 @@ class QuietServer(uvicorn.Server):
                 self._on_started(self.port)
 
 
-def uvicorn_config(app: Any) -> uvicorn.Config:
+def loopback_config(app: Any) -> uvicorn.Config:
     """As `monumento serve` configures uvicorn, on 127.0.0.1 and a free port."""
-    return uvicorn.Config(
-        app, host=LOOPBACK, port=0, log_config=None, access_log=False, lifespan="on"
-    )
+    return uvicorn_config(app, host=LOOPBACK, port=0)
 
 
 @contextlib.asynccontextmanager
 async def serve_here(app: Any) -> AsyncIterator[int]:
     """Run `app` under uvicorn in this event loop until the block ends; yields the port."""
-    server = QuietServer(uvicorn_config(app), own_signals=False)
+    server = QuietServer(loopback_config(app), own_signals=False)
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

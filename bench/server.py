@@ -42,9 +42,9 @@ from bench.common import (
     bench_settings,
     die_with_parent,
     install_fast_audio_level,
+    loopback_config,
     pin_to_cpu,
     rss_mib,
-    uvicorn_config,
 )
 
 KINDS = ("offline", "instant", "echo", "echo-naive")
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> None:
 
     watchdog = LoopWatchdog(args.watchdog_ms / 1000)
     server = QuietServer(
-        uvicorn_config(with_stats(app, registry, watchdog)), on_started=ready, own_signals=False
+        loopback_config(with_stats(app, registry, watchdog)), on_started=ready, own_signals=False
     )
     # Ctrl-C reaches the whole process group: the benchmark stops this server when it is
     # ready to (SIGTERM: a graceful shutdown), so that it never reads a vanished process.

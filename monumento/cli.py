@@ -13,6 +13,7 @@ from auth.roles import Role
 from config import Settings, load_settings
 from monumento.app import create_app, open_database
 from monumento.logs import configure_logging
+from monumento.server import uvicorn_config
 from store.users import UserStore
 
 
@@ -54,15 +55,12 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_migrate:
         settings = settings.model_copy(update={"migrate_on_start": False})
-    config = uvicorn.Config(
+    config = uvicorn_config(
         create_app(settings),
         host=args.host,
         port=args.port,
-        log_config=None,
-        access_log=False,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
-        lifespan="on",
     )
     uvicorn.Server(config).run()
     return 0

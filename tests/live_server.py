@@ -14,6 +14,8 @@ import httpx
 import uvicorn
 from starlette.applications import Starlette
 
+from monumento.server import uvicorn_config
+
 
 @dataclass(frozen=True, slots=True)
 class LiveServer:
@@ -43,9 +45,7 @@ def free_port() -> int:
 async def serve(app: Starlette) -> AsyncIterator[LiveServer]:
     """Run `app` under uvicorn until the block ends; its lifespan runs too."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
-    )
+    server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, access_log=True))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

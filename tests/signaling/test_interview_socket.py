@@ -220,7 +220,8 @@ async def test_bad_messages_get_error_events_and_the_socket_stays_open(
                 "invalid_sdp",
             ),
             ('{"type": "candidate", "sdpMLineIndex": "zero"}', "invalid_message"),
-            ('{"type": "ping", "padding": "' + "x" * 70_000 + '"}', "frame_too_large"),
+            ('{"type": "ping", "x": ' + "[" * 30_000 + "]" * 30_000 + "}", "json_too_deep"),
+            ('{"type": "ping", "x": NaN}', "invalid_json_value"),
         ]
         for frame, code in cases:
             before = len(guest.events)
@@ -235,6 +236,22 @@ async def test_bad_messages_get_error_events_and_the_socket_stays_open(
         await guest.wait_for(lambda e: e["type"] == "pong", after=before)
     finally:
         await guest.close()
+
+
+async def test_a_frame_over_64_kib_is_refused_by_the_protocol_layer_with_1009(
+    server: LiveServer,
+) -> None:
+    token, _, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token))
+    try:
+        await guest.connect()
+        await guest.socket.send('{"type": "ping", "padding": "' + "x" * (10 << 20) + '"}')
+        await guest.wait_for(lambda e: e["type"] == "_closed")
+        assert guest.close_code == 1009  # message too big, from the frame's header
+    finally:
+        await guest.close()
+    async with httpx.AsyncClient() as http:
+        assert (await http.get(f"{server.http}/healthz")).status_code == 200
 
 
 async def test_an_offer_without_audio_is_refused_with_a_clear_message(server: LiveServer) -> None:
