@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, PlainSerializer
 from pydantic.alias_generators import to_camel
@@ -33,9 +34,9 @@ MAX_METADATA_BYTES = 32 * 1024
 
 
 def _web_url(value: str) -> str:
-    scheme = value.split(":", 1)[0].lower() if ":" in value else ""
-    if scheme not in ("http", "https"):
-        raise ValueError("must be an http or https URL")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an absolute http or https URL")
     return value
 
 

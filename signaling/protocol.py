@@ -8,6 +8,7 @@ from typing import Any
 from wire.json_input import JsonRefused, parse_json
 
 MAX_FRAME_BYTES = 64 * 1024
+"""The largest frame either socket takes; uvicorn's protocol layer enforces it (1009)."""
 
 
 class ProtocolError(Exception):
@@ -45,8 +46,6 @@ ClientMessage = Offer | Candidate | End | Ping
 
 def parse_json_frame(text: str) -> dict[str, Any]:
     """A frame as a JSON object with a string `type`, or `ProtocolError`."""
-    if len(text.encode()) > MAX_FRAME_BYTES:
-        raise ProtocolError("frame_too_large", "Messages must be at most 64 KiB")
     try:
         message = parse_json(text)
     except JsonRefused as error:

@@ -153,6 +153,7 @@ async def test_a_page_past_the_bound_is_400(
         ("transcriptUrl", "file:///etc/passwd"),
         ("videoUrl", "data:text/html,<script>alert(1)</script>"),
         ("videoUrl", "/relative/path.mp4"),
+        ("videoUrl", "https:no-host"),
     ],
 )
 async def test_url_fields_take_only_http_and_https(
