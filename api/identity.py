@@ -12,13 +12,15 @@ from auth.tokens import TokenSigner
 
 _MISSING = "missing"
 QUERY_TOKEN_PATH = "/recording/files/"
+BEARER_SUBPROTOCOL = "bearer."
 
 
 class IdentityMiddleware:
     """Puts the caller's `Principal` (or why there is none) into the request state.
 
-    The token comes from `Authorization: Bearer …`, or from the `token` query parameter where
-    a browser cannot set headers: WebSockets, and the recording's file links (`<video src>`).
+    The token comes from `Authorization: Bearer …`; where a browser cannot set headers, from a
+    WebSocket subprotocol `bearer.<token>` (kept out of URLs and so out of logs), or from the
+    `token` query parameter: WebSockets, and the recording's file links (`<video src>`).
     """
 
     def __init__(self, app: ASGIApp, signer: TokenSigner) -> None:
@@ -45,6 +47,10 @@ def bearer_token(connection: HTTPConnection) -> str | None:
     scheme, _, credentials = header.partition(" ")
     if scheme.lower() == "bearer" and credentials.strip():
         return credentials.strip()
+    if connection.scope["type"] == "websocket":
+        for subprotocol in connection.scope.get("subprotocols") or []:
+            if subprotocol.startswith(BEARER_SUBPROTOCOL) and subprotocol != BEARER_SUBPROTOCOL:
+                return str(subprotocol[len(BEARER_SUBPROTOCOL) :])
     if connection.scope["type"] == "websocket" or QUERY_TOKEN_PATH in connection.url.path:
         return connection.query_params.get("token") or None
     return None

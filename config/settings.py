@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     cors_origins: CommaList = ["http://localhost:3000", "http://localhost:3001"]
     rate_limit_per_minute: int = Field(default=100, ge=1)
     trust_forwarded_for: bool = False
+    # Open WebSockets, counted per node in memory: per user (guest and director sockets
+    # together), and director consoles per session.
+    ws_sockets_per_user: int = Field(default=8, ge=1)
+    ws_directors_per_session: int = Field(default=4, ge=1)
 
     gemini_api_key: SecretStr | None = None
     gemini_base_url: str | None = None

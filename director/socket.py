@@ -2,9 +2,10 @@
 
 Open to the session's owner and to users with the director or admin role, on any node: the
 interview may run elsewhere, its events and the director's commands travel over the bus.
-Close codes: 4401 no valid token, 4404 no such session (or no right to it), 4409 the
-interview is not live. Bad messages, notes that are too long and bursts over 10 notes in
-10 s get an `error` event and change nothing else.
+Close codes: 4401 no valid token, 4403 a page from an origin outside `CORS_ORIGINS`, 4404 no
+such session (or no right to it), 4409 the interview is not live, 4429 too many sockets (the
+user's, or this session's consoles). Bad messages, notes that are too long and bursts over
+10 notes in 10 s get an `error` event and change nothing else.
 """
 
 from __future__ import annotations
@@ -17,26 +18,27 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.identity import optional_principal
 from auth.roles import Principal, may_direct
 from director.bus import InterviewBus, Message
 from director.limits import NoteRateLimit
 from director.protocol import Inject, Topics, parse_director_message
 from rtc.events import error_event, transcript_event
 from signaling.frames import BINARY_FRAME, text_frames
-from signaling.interview_socket import refuse, session_id_of
+from signaling.handshake import SocketPolicy, open_socket, refuse, session_id_of
 from signaling.protocol import Ping, ProtocolError
+from signaling.quota import TooManySockets
 from store.messages import MessageStore
 from store.sessions import SessionStore
 
 
 @dataclass(frozen=True, slots=True)
 class DirectorContext:
-    """What director sockets need: sessions, their transcripts, the bus."""
+    """What director sockets need: sessions, their transcripts, the bus, the socket policy."""
 
     sessions: SessionStore
     messages: MessageStore
     bus: InterviewBus
+    policy: SocketPolicy
 
 
 def director_context(connection: HTTPConnection) -> DirectorContext:
@@ -47,12 +49,10 @@ def director_context(connection: HTTPConnection) -> DirectorContext:
 
 
 async def director_socket(websocket: WebSocket) -> None:
-    await websocket.accept()
-    principal = optional_principal(websocket)
-    if principal is None:
-        await refuse(websocket, "unauthorized", "Sign in first: pass ?token=<access token>", 4401)
-        return
     context = director_context(websocket)
+    principal = await open_socket(websocket, context.policy)
+    if principal is None:
+        return
     session_id = session_id_of(websocket)
     session = None if session_id is None else await context.sessions.get(session_id)
     if session is None or not may_direct(principal, session.user_id):
@@ -63,7 +63,13 @@ async def director_socket(websocket: WebSocket) -> None:
             websocket, "not_live", "The interview is not live: open the console once it runs", 4409
         )
         return
-    await DirectorConsole(websocket, session.id, principal, context).serve()
+    try:
+        claim = context.policy.quota.claim(principal.user_id, directing=session.id)
+    except TooManySockets as refused:
+        await refuse(websocket, refused.code, str(refused), 4429)
+        return
+    with claim:
+        await DirectorConsole(websocket, session.id, principal, context).serve()
 
 
 class DirectorConsole:

@@ -49,7 +49,10 @@ from rtc.bridge.offline.speech import SpeechSynthesizer
 from rtc.peers.ice import parse_ice_servers
 from rtc.registry import BridgeFactory
 from signaling.context import SignalingContext
+from signaling.handshake import SocketPolicy
 from signaling.interview_socket import interview_socket
+from signaling.origins import OriginPolicy
+from signaling.quota import SocketQuota
 from store.database import Database
 from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
@@ -81,8 +84,9 @@ def create_app(
     """The whole server as one ASGI app; resources open and close with its lifespan.
 
     `mailer` and `bridge_factory` replace the ones the settings choose (tests, benchmarks);
-    `rate_limit_clock` replaces the rate limiter's (monotonic, or Redis's own), so a test's
-    budget refills when the test says and not when a slow machine lets time pass.
+    `rate_limit_clock` replaces the rate limiter's (monotonic, or Redis's own) and the guest
+    socket's offer and candidate budgets' (monotonic), so a test's budget refills when the
+    test says and not when a slow machine lets time pass.
     """
     database = open_database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -224,9 +228,23 @@ def create_app(
         media_signer=media_signer,
     )
     app.state.finalisation = finalisation
-    app.state.director = DirectorContext(sessions=sessions, messages=messages, bus=bus)
+    # Shared by both sockets: the per-user cap counts guest and director sockets together.
+    socket_policy = SocketPolicy(
+        origins=OriginPolicy(settings.cors_origins),
+        quota=SocketQuota(
+            per_user=settings.ws_sockets_per_user,
+            directors_per_session=settings.ws_directors_per_session,
+        ),
+    )
+    app.state.director = DirectorContext(
+        sessions=sessions, messages=messages, bus=bus, policy=socket_policy
+    )
     app.state.signaling = SignalingContext(
-        registry=registry, sessions=sessions, ice_servers=parse_ice_servers(settings.ice_servers)
+        registry=registry,
+        sessions=sessions,
+        ice_servers=parse_ice_servers(settings.ice_servers),
+        policy=socket_policy,
+        clock=rate_limit_clock or time.monotonic,
     )
     return app
 

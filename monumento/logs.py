@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from api.request_id import current_request_id
+from monumento.redaction import TokenRedactor
 
 # Attributes every LogRecord has; anything else was passed in `extra` and is logged as a field.
 _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
@@ -38,16 +39,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(level: str, *, as_json: bool) -> None:
-    """Send every logger (ours and uvicorn's) to stderr in one format."""
+def log_handler(*, as_json: bool) -> logging.Handler:
+    """The handler every record goes through: stderr, one format, tokens redacted."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(TokenRedactor())
     handler.setFormatter(
         JsonFormatter()
         if as_json
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
+    return handler
+
+
+def configure_logging(level: str, *, as_json: bool) -> None:
+    """Send every logger (ours and uvicorn's) through `log_handler`."""
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [log_handler(as_json=as_json)]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

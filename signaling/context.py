@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiortc import RTCIceServer
 from starlette.requests import HTTPConnection
 
 from rtc.registry import InterviewRegistry
+from signaling.handshake import SocketPolicy
 from store.sessions import SessionStore
 
 
 @dataclass(frozen=True, slots=True)
 class SignalingContext:
-    """The registry of live interviews, the sessions, and the ICE servers peers use."""
+    """The registry of live interviews, the sessions, the ICE servers peers use, who may open
+    sockets, and the clock of the sockets' message budgets."""
 
     registry: InterviewRegistry
     sessions: SessionStore
     ice_servers: list[RTCIceServer]
+    policy: SocketPolicy
+    clock: Callable[[], float]
 
 
 def signaling_context(connection: HTTPConnection) -> SignalingContext:

@@ -1,9 +1,10 @@
 """`WS /api/v1/sessions/{id}/interview`: the guest's socket (see CONTRACT.md).
 
-Close codes: 4401 no valid token, 4404 no such session of the caller's, 4409 the interview
-cannot be joined (another guest holds it, it took place already, or it runs on another
-node), 4410 the media connection failed (rejoin within the grace period to resume).
-Everything else is an `error` event and the socket stays open.
+Close codes: 4401 no valid token, 4403 a page from an origin outside `CORS_ORIGINS`, 4404 no
+such session of the caller's, 4409 the interview cannot be joined (another guest holds it,
+it took place already, or it runs on another node), 4410 the media connection failed (rejoin
+within the grace period to resume), 4429 too many sockets open. Everything else is an
+`error` event and the socket stays open.
 """
 
 from __future__ import annotations
@@ -14,53 +15,39 @@ import uuid
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.identity import optional_principal
-from auth.errors import TokenExpiredError
 from rtc.bridge.brief import HostBrief
 from rtc.events import Subscription, error_event
 from rtc.interview import Interview
 from rtc.peers.guest import GuestPeer, PeerError
 from rtc.registry import InterviewRequest, JoinRefused
+from signaling.budget import SignalingBudget
 from signaling.context import SignalingContext, signaling_context
 from signaling.frames import BINARY_FRAME, text_frames
+from signaling.handshake import open_socket, refuse, session_id_of
 from signaling.protocol import Candidate, End, Offer, Ping, ProtocolError, parse_client_message
+from signaling.quota import TooManySockets
 
 logger = logging.getLogger(__name__)
 
 
-async def refuse(websocket: WebSocket, code: str, message: str, close_code: int) -> None:
-    """Tell the client why, then close the socket."""
-    await websocket.send_json(error_event(message, code))
-    await websocket.close(close_code, message[:120])
-
-
-async def authenticate(websocket: WebSocket) -> uuid.UUID | None:
-    """The caller's user id, or None after refusing the socket."""
-    principal = optional_principal(websocket)
-    if principal is not None:
-        return principal.user_id
-    problem = getattr(websocket.state, "auth_problem", None)
-    if isinstance(problem, TokenExpiredError):
-        await refuse(websocket, "token_expired", "Your sign-in expired: refresh and rejoin", 4401)
-    else:
-        await refuse(websocket, "unauthorized", "Sign in first: pass ?token=<access token>", 4401)
-    return None
-
-
-def session_id_of(websocket: WebSocket) -> uuid.UUID | None:
-    """The session id in the path, if it is a UUID."""
-    try:
-        return uuid.UUID(websocket.path_params["session_id"])
-    except ValueError:
-        return None
-
-
 async def interview_socket(websocket: WebSocket) -> None:
-    await websocket.accept()
-    user_id = await authenticate(websocket)
-    if user_id is None:
-        return
     context = signaling_context(websocket)
+    principal = await open_socket(websocket, context.policy)
+    if principal is None:
+        return
+    try:
+        claim = context.policy.quota.claim(principal.user_id)
+    except TooManySockets as refused:
+        await refuse(websocket, refused.code, str(refused), 4429)
+        return
+    with claim:
+        await join_interview(websocket, principal.user_id, context)
+
+
+async def join_interview(
+    websocket: WebSocket, user_id: uuid.UUID, context: SignalingContext
+) -> None:
+    """The caller's session's interview, joined as its guest, until the socket ends."""
     session_id = session_id_of(websocket)
     session = None if session_id is None else await context.sessions.get_owned(session_id, user_id)
     if session is None:
@@ -91,6 +78,7 @@ class GuestSocket:
         self._subscription: Subscription = interview.subscribe()
         self._peer: GuestPeer | None = None
         self._media_lost = False
+        self._budget = SignalingBudget(context.clock)
 
     async def serve(self) -> None:
         """Relay events out and messages in until either side ends."""
@@ -119,7 +107,9 @@ class GuestSocket:
                 self._reply_error("invalid_message", BINARY_FRAME)
                 continue
             try:
-                await self._handle(parse_client_message(text))
+                message = parse_client_message(text)
+                self._budget.charge(message)
+                await self._handle(message)
             except (ProtocolError, PeerError) as error:
                 code = error.code if isinstance(error, ProtocolError) else "invalid_sdp"
                 self._reply_error(code, str(error))

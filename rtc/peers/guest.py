@@ -13,9 +13,11 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
+from aiortc.exceptions import InvalidStateError, OperationError
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.sdp import candidate_from_sdp
 
+from rtc.peers.dtls_params import dtls_problem
 from rtc.peers.encoded_tap import EncodedFrameSink, keyframe_requester, tap_receiver
 
 logger = logging.getLogger(__name__)
@@ -64,9 +66,19 @@ class GuestPeer:
             raise PeerError(
                 "An offer was already accepted on this connection: rejoin to renegotiate"
             )
+        problem = dtls_problem(offer_sdp)
+        if problem is not None:
+            raise PeerError(problem)
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(sdp=offer_sdp, type="offer"))
-        except (ValueError, AssertionError, IndexError, KeyError) as error:
+        except (
+            ValueError,
+            AssertionError,
+            IndexError,
+            KeyError,
+            OperationError,  # no codec in common ("Failed to set remote audio description …")
+            InvalidStateError,
+        ) as error:
             raise PeerError(f"The SDP offer could not be parsed: {error or 'malformed'}") from error
         transceivers = self._pc.getTransceivers()
         if "audio" not in [t.kind for t in transceivers]:

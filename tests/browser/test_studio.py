@@ -111,6 +111,11 @@ async def test_a_guest_is_interviewed_and_a_director_steers(pages: Pages) -> Non
     await expect(director.locator("#link-status")).to_have_text("Connected", timeout=15_000)
     await expect(director.locator("#transcript li[data-role=ai]").first).to_be_visible()
     await expect(director.locator("#topics")).to_contain_text("the bakery on the corner")
+    # Both pages send the token as a subprotocol, never in the URL; the server picks ours.
+    for page in (guest, director):
+        sockets = await page.evaluate("() => window.openedSockets.map((s) => [s.url, s.protocol])")
+        assert sockets
+        assert all("token" not in url and protocol == "monumento" for url, protocol in sockets)
 
     # The fake microphone answers; PocketSphinx puts the guest's line in the transcript. Its
     # recognizer runs at nice 10: on a machine busy with other work that takes a while.

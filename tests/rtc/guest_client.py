@@ -126,8 +126,17 @@ class ClappingCamera(VideoStreamTrack):
 class GuestClient:
     """Joins an interview, records every event and the host audio's loudness per frame."""
 
-    def __init__(self, url: str, *, camera: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        camera: bool = False,
+        subprotocols: list[str] | None = None,
+        origin: str | None = None,
+    ) -> None:
         self.url = url
+        self.subprotocols = subprotocols
+        self.origin = origin
         self.events: list[dict[str, Any]] = []
         self.microphone = ScriptedMicrophone()
         self.camera_track = ClappingCamera(self.microphone) if camera else None
@@ -140,18 +149,32 @@ class GuestClient:
 
     async def connect(self) -> None:
         """Open the socket and start recording events (no media yet)."""
-        self.socket = await websockets.connect(self.url, max_size=2**20)
+        self.socket = await websockets.connect(
+            self.url,
+            max_size=2**20,
+            subprotocols=self.subprotocols,
+            origin=self.origin,
+        )
         self._tasks.append(asyncio.create_task(self._read_events()))
 
     async def join(self) -> None:
         """Connect, offer audio, and apply the server's answer."""
         await self.connect()
-        self.pc.addTrack(self.microphone)
-        if self.camera_track is not None:
-            self.pc.addTrack(self.camera_track)
-        self.pc.on("track", self._on_track)
-        await self.pc.setLocalDescription(await self.pc.createOffer())
-        await self.send({"type": "offer", "sdp": self.pc.localDescription.sdp})
+        await self.join_on_open_socket()
+
+    async def offer(self) -> str:
+        """The peer's offer (audio, and video with a camera), made once."""
+        if self.pc.localDescription is None:
+            self.pc.addTrack(self.microphone)
+            if self.camera_track is not None:
+                self.pc.addTrack(self.camera_track)
+            self.pc.on("track", self._on_track)
+            await self.pc.setLocalDescription(await self.pc.createOffer())
+        return str(self.pc.localDescription.sdp)
+
+    async def join_on_open_socket(self) -> None:
+        """Send the offer on the connected socket and apply the server's answer."""
+        await self.send({"type": "offer", "sdp": await self.offer()})
         answer = await self.wait_for(lambda e: e["type"] == "answer")
         await self.pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
 

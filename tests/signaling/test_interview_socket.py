@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +22,8 @@ import pytest
 
 from monumento.app import create_app
 from recorder.manifest import session_media_dir
-from tests.conftest import make_settings, register, until
+from signaling.budget import CANDIDATE_BURST, OFFER_BURST
+from tests.conftest import FakeClock, make_settings, register, until
 from tests.live_server import LiveServer, serve
 from tests.media.speech import speech_pcm
 from tests.rtc.guest_client import GuestClient
@@ -450,3 +454,75 @@ async def test_an_interview_that_never_received_media_may_be_joined_again(
             assert state["type"] == "state", state
         finally:
             await again.close()
+
+
+async def test_offers_and_candidates_over_their_budget_are_refused_and_the_socket_stays_open(
+    tmp_path: Path, database_url: str
+) -> None:
+    clock = FakeClock()
+    settings = make_settings(tmp_path, database_url, rtc_host_addresses="127.0.0.1")
+    async with serve(create_app(settings, rate_limit_clock=clock)) as server:
+        token, _, session_id = await new_session(server)
+        guest = GuestClient(socket_url(server, session_id, token))
+        try:
+            await guest.connect()
+
+            async def answer_to(frame: str) -> dict[str, Any]:
+                before = len(guest.events)
+                await guest.socket.send(frame)
+                return await guest.wait_for(lambda e: e["type"] == "error", after=before)
+
+            bad_offer = '{"type": "offer", "sdp": "v=0 nonsense"}'
+            for _ in range(OFFER_BURST):
+                assert (await answer_to(bad_offer))["code"] == "invalid_sdp"  # handled
+            refused = await answer_to(bad_offer)
+            assert refused["code"] == "rate_limited" and "offers a minute" in refused["error"]
+            clock.now += 6.0  # ten a minute: room for one more
+            assert (await answer_to(bad_offer))["code"] == "invalid_sdp"
+            assert (await answer_to(bad_offer))["code"] == "rate_limited"
+
+            early = '{"type": "candidate", "candidate": "candidate:1 1 udp 1 1.2.3.4 5 typ host"}'
+            for _ in range(CANDIDATE_BURST):
+                assert (await answer_to(early))["code"] == "invalid_sdp"  # before the offer
+            assert (await answer_to(early))["code"] == "rate_limited"
+
+            before = len(guest.events)
+            await guest.send({"type": "ping"})
+            await guest.wait_for(lambda e: e["type"] == "pong", after=before)
+            clock.now += 60.0
+            await guest.join_on_open_socket()  # a good offer is answered
+        finally:
+            await guest.close()
+
+
+def with_lines_replaced(sdp: str, pattern: str, replacement: str) -> str:
+    return re.sub(pattern, replacement, sdp)
+
+
+async def test_offers_with_bad_dtls_parameters_are_invalid_sdp_and_nothing_is_logged(
+    server: LiveServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    token, _, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token))
+    try:
+        await guest.connect()
+        offer = await guest.offer()
+        bad_offers = [
+            with_lines_replaced(offer, r"a=fingerprint:[^\r\n]*\r\n", ""),
+            with_lines_replaced(offer, r"a=fingerprint:[^\r\n]*", "a=fingerprint:sha-256 zz:zz"),
+            with_lines_replaced(offer, r"a=fingerprint:[^\r\n]*", "a=fingerprint:md5 AB:CD"),
+            with_lines_replaced(offer, r"a=setup:[^\r\n]*", "a=setup:sideways"),
+        ]  # four, and the good offer is the fifth: the socket's burst of offers
+        for sdp in bad_offers:
+            before = len(guest.events)
+            await guest.send({"type": "offer", "sdp": sdp})
+            error = await guest.wait_for(lambda e: e["type"] in ("error", "answer"), after=before)
+            assert error.get("code") == "invalid_sdp" and "DTLS" in error["error"], error
+        await guest.join_on_open_socket()  # the real offer is answered on the same socket
+        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "live")
+    finally:
+        await guest.close()
+    gc.collect()  # a task nobody awaited is reported when it is collected
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, [f"{r.name}: {r.getMessage()}" for r in problems]

@@ -147,9 +147,17 @@ export async function api(path, options = {}) {
   }
 }
 
-/** The WebSocket address of an API path, with the access token as the contract allows. */
-export async function socketUrl(path) {
+/**
+ * A WebSocket to an API path, signed in: the access token travels as the subprotocol
+ * `bearer.<token>` next to `monumento` (the one the server accepts), never in the URL, so
+ * no log or history keeps it. Returns the socket and the token it was opened with.
+ */
+export async function openSocket(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-  const token = encodeURIComponent(await accessToken());
-  return `${scheme}//${location.host}${API}${path}?token=${token}`;
+  const token = await accessToken();
+  const socket = new WebSocket(`${scheme}//${location.host}${API}${path}`, [
+    "monumento",
+    `bearer.${token}`,
+  ]);
+  return { socket, token };
 }

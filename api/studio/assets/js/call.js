@@ -11,7 +11,7 @@
 //   "server"  a server event (state, host, transcript, error), as the contract sends it
 //   "hostaudio" the MediaStream carrying the host's voice
 
-import { renew, SignedOutError, socketUrl } from "./api.js";
+import { openSocket, renew, SignedOutError } from "./api.js";
 
 export const REJOIN_WINDOW_MS = 30_000;
 const WATCH_EVERY_MS = 5_000;
@@ -100,21 +100,24 @@ export class InterviewCall extends EventTarget {
   async #connect() {
     const attempt = ++this.#attempt;
     this.#teardown();
-    let url;
+    let opened;
     try {
-      url = await socketUrl(`/sessions/${this.#sessionId}/interview`);
+      opened = await openSocket(`/sessions/${this.#sessionId}/interview`);
     } catch (error) {
       if (error instanceof SignedOutError) this.#finish("failed", error.message);
       else this.#lost();
       return;
     }
-    if (attempt !== this.#attempt || this.#finished) return;
+    const ws = opened.socket;
+    if (attempt !== this.#attempt || this.#finished) {
+      ws.close(1000);
+      return;
+    }
     this.#lastError = null;
     this.#offerSent = false;
     this.#pending = [];
     this.#lastHeard = Date.now();
-    this.#token = new URL(url).searchParams.get("token");
-    const ws = new WebSocket(url);
+    this.#token = opened.token;
     this.#ws = ws;
     ws.onopen = () => this.#negotiate(attempt).catch((error) => this.#negotiationFailed(error));
     ws.onmessage = (message) => this.#receive(attempt, message.data);
@@ -220,6 +223,13 @@ export class InterviewCall extends EventTarget {
       this.#finish("failed", "The studio did not accept your sign-in: sign out and in again.");
     } else if (code === 4404) {
       this.#finish("failed", "This session was not found: it may have been deleted.");
+    } else if (code === 4403) {
+      this.#finish("failed", "This page's address may not connect: add it to CORS_ORIGINS.");
+    } else if (code === 4429) {
+      this.#finish(
+        "failed",
+        "Too many connections are open for your account: close other studio tabs, then join again.",
+      );
     } else if (code === 4409 && problem === "interview_over") {
       this.#finish("ended", "This interview has already taken place: see it in your history.");
     } else if (code === 4409 && this.#droppedAt === null) {

@@ -3,7 +3,7 @@
 // director socket of CONTRACT.md. It waits for the interview to go live and reconnects
 // after a drop (the server replays the transcript so far on every connection).
 
-import { api, renew, SignedOutError, socketUrl } from "./api.js";
+import { api, openSocket, renew, SignedOutError } from "./api.js";
 import { Countdown } from "./clock.js";
 import { $, h, say, showView } from "./dom.js";
 import { signedIn } from "./shell.js";
@@ -74,16 +74,16 @@ function setReady(ready) {
 }
 
 async function connect() {
-  let url;
+  let opened;
   try {
-    url = await socketUrl(`/sessions/${encodeURIComponent(sessionId)}/director`);
+    opened = await openSocket(`/sessions/${encodeURIComponent(sessionId)}/director`);
   } catch (error) {
     if (!(error instanceof SignedOutError)) retry("The server cannot be reached. Retrying…");
     return;
   }
-  desk.token = new URL(url).searchParams.get("token");
+  desk.token = opened.token;
   desk.lastError = null;
-  const ws = new WebSocket(url);
+  const ws = opened.socket;
   desk.ws = ws;
   ws.onmessage = (message) => receive(JSON.parse(message.data));
   ws.onclose = (event) => closed(event.code);
@@ -132,6 +132,15 @@ async function closed(code) {
   if (desk.ended) return over("The interview has ended.");
   if (code === 4404) {
     return over("This session was not found, or your account may not direct it.", "error");
+  }
+  if (code === 4403) {
+    return over("This page's address may not connect: add it to CORS_ORIGINS.", "error");
+  }
+  if (code === 4429) {
+    return over(
+      "Too many consoles or connections are open: close one in another tab, then reload.",
+      "error",
+    );
   }
   if (code === 4401) {
     if (desk.renewed) return over("The console did not accept your sign-in.", "error");
