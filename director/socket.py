@@ -30,6 +30,8 @@ from signaling.quota import TooManySockets
 from store.messages import MessageStore
 from store.sessions import SessionStore
 
+LIVENESS_CHECK_S = 2.0
+
 
 @dataclass(frozen=True, slots=True)
 class DirectorContext:
@@ -95,8 +97,21 @@ class DirectorConsole:
         async with self._context.bus.events(session) as events, asyncio.TaskGroup() as tasks:
             await self._send_transcript_so_far()
             relay = tasks.create_task(self._relay(events))
+            watchdog = tasks.create_task(self._close_once_not_live())
             await self._receive()
             relay.cancel()
+            watchdog.cancel()
+
+    async def _close_once_not_live(self) -> None:
+        """Close the console once the interview's lease is gone: an interview that ended
+        between the liveness check and the subscription published its last event unseen."""
+        session = str(self._session_id)
+        while True:  # the lease lives in Redis on another node: nothing to wait on but it
+            await asyncio.sleep(LIVENESS_CHECK_S)
+            if not await self._context.bus.is_live(session):
+                break
+        if self._websocket.client_state is WebSocketState.CONNECTED:
+            await refuse(self._websocket, "not_live", "The interview has ended", 4409)
 
     async def _send_transcript_so_far(self) -> None:
         for message in await self._context.messages.all(self._session_id):
