@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.identity import optional_principal
 from auth.roles import Principal, may_direct
 from director.bus import InterviewBus, Message
 from director.limits import NoteRateLimit
 from director.protocol import Inject, Topics, parse_director_message
 from rtc.events import error_event, transcript_event
 from signaling.frames import BINARY_FRAME, text_frames
-from signaling.interview_socket import refuse, session_id_of
+from signaling.interview_socket import authenticate, refuse, session_id_of
 from signaling.protocol import Ping, ProtocolError
 from store.messages import MessageStore
 from store.sessions import SessionStore
@@ -48,9 +47,8 @@ def director_context(connection: HTTPConnection) -> DirectorContext:
 
 async def director_socket(websocket: WebSocket) -> None:
     await websocket.accept()
-    principal = optional_principal(websocket)
+    principal = await authenticate(websocket)
     if principal is None:
-        await refuse(websocket, "unauthorized", "Sign in first: pass ?token=<access token>", 4401)
         return
     context = director_context(websocket)
     session_id = session_id_of(websocket)

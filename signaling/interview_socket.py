@@ -1,6 +1,7 @@
 """`WS /api/v1/sessions/{id}/interview`: the guest's socket (see CONTRACT.md).
 
-Close codes: 4401 no valid token, 4404 no such session of the caller's, 4409 the interview
+Close codes: 4401 no valid token (`unauthorized`, `token_expired`, `token_revoked`,
+`account_disabled`), 4404 no such session of the caller's, 4409 the interview
 cannot be joined (another guest holds it, or it is over), 4410 the media connection failed
 (rejoin within the grace period to resume). Everything else is an `error` event and the
 socket stays open.
@@ -14,8 +15,9 @@ import uuid
 
 from starlette.websockets import WebSocket, WebSocketState
 
-from api.identity import optional_principal
-from auth.errors import TokenExpiredError
+from api.identity import auth_refusal, optional_principal
+from auth.errors import AccountDisabledError, TokenExpiredError, TokenRevokedError
+from auth.roles import Principal
 from rtc.bridge.brief import HostBrief
 from rtc.events import Subscription, error_event
 from rtc.interview import Interview
@@ -34,14 +36,16 @@ async def refuse(websocket: WebSocket, code: str, message: str, close_code: int)
     await websocket.close(close_code, message[:120])
 
 
-async def authenticate(websocket: WebSocket) -> uuid.UUID | None:
-    """The caller's user id, or None after refusing the socket."""
+async def authenticate(websocket: WebSocket) -> Principal | None:
+    """The caller, or None after refusing the socket (both sockets' handshake)."""
     principal = optional_principal(websocket)
     if principal is not None:
-        return principal.user_id
+        return principal
     problem = getattr(websocket.state, "auth_problem", None)
     if isinstance(problem, TokenExpiredError):
         await refuse(websocket, "token_expired", "Your sign-in expired: refresh and rejoin", 4401)
+    elif isinstance(problem, TokenRevokedError | AccountDisabledError):
+        await refuse(websocket, *auth_refusal(websocket), 4401)
     else:
         await refuse(websocket, "unauthorized", "Sign in first: pass ?token=<access token>", 4401)
     return None
@@ -57,12 +61,16 @@ def session_id_of(websocket: WebSocket) -> uuid.UUID | None:
 
 async def interview_socket(websocket: WebSocket) -> None:
     await websocket.accept()
-    user_id = await authenticate(websocket)
-    if user_id is None:
+    principal = await authenticate(websocket)
+    if principal is None:
         return
     context = signaling_context(websocket)
     session_id = session_id_of(websocket)
-    session = None if session_id is None else await context.sessions.get_owned(session_id, user_id)
+    session = (
+        None
+        if session_id is None
+        else await context.sessions.get_owned(session_id, principal.user_id)
+    )
     if session is None:
         await refuse(websocket, "not_found", "Session not found", 4404)
         return
