@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
@@ -77,7 +78,8 @@ class RedisAttemptStore:
     async def read(self, key: str) -> Snapshot:
         value, seconds, microseconds = await self._read(keys=[self._prefix + key])
         now = self._clock() if self._clock else int(seconds) + int(microseconds) / 1_000_000
-        return Snapshot(_decode(value) if value else None, now)
+        # Whole milliseconds, as stored: a failure is never kept as later than it happened.
+        return Snapshot(_decode(value) if value else None, math.floor(now * 1000) / 1000)
 
     async def replace(
         self, key: str, expected: Failures | None, new: Failures | None, keep_s: float

@@ -137,3 +137,11 @@ async def test_two_nodes_share_the_count_through_redis(
         clock.now += 1.0
         assert (await login(second, "shared@example.com", PASSWORD)).status_code == 200
         assert (await login(first, "shared@example.com", WRONG)).status_code == 401
+
+
+async def test_openapi_documents_the_lockout(client: httpx.AsyncClient) -> None:
+    login = (await client.get("/openapi.json")).json()["paths"]["/auth/login"]["post"]
+    assert {"200", "400", "401", "403", "429"} <= set(login["responses"])
+    assert "Retry-After" in login["responses"]["429"]["headers"]
+    me = (await client.get("/openapi.json")).json()["paths"]["/auth/me"]["get"]
+    assert "token_revoked" in me["responses"]["401"]["description"]
