@@ -126,7 +126,8 @@ async def get_media_file(request: Request) -> Response:
         media_type=content_type(name),
         filename=name,
         content_disposition_type="inline",
-        headers={"Cache-Control": "private"},
+        # The type comes from the file's name: a browser must not guess another from its bytes.
+        headers={"Cache-Control": "private", "X-Content-Type-Options": "nosniff"},
     )
 
 

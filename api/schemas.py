@@ -103,15 +103,22 @@ class SessionCreateRequest(CamelModel):
     metadata: Metadata | None = None
 
 
+SERVER_OWNED_AFTER_START = (
+    "Applied only before the session's interview starts; from then on the server's, and a "
+    "value sent here is ignored (the rest of the request still applies)"
+)
+
+
 class SessionUpdateRequest(CamelModel):
-    """Every field optional; a field sent as null is left as it is."""
+    """Every field optional; a field sent as null is left as it is. `status`, `videoUrl` and
+    `transcriptUrl` are the server's once the interview has started (CONTRACT.md)."""
 
     vibe: Vibe | None = None
     mode: Mode | None = None
     duration_minutes: DurationMinutes | None = None
-    status: SessionStatus | None = None
-    video_url: Url | None = None
-    transcript_url: Url | None = None
+    status: SessionStatus | None = Field(default=None, description=SERVER_OWNED_AFTER_START)
+    video_url: Url | None = Field(default=None, description=SERVER_OWNED_AFTER_START)
+    transcript_url: Url | None = Field(default=None, description=SERVER_OWNED_AFTER_START)
     summary: str | None = Field(default=None, max_length=100_000)
     metadata: Metadata | None = None
 

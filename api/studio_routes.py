@@ -51,6 +51,10 @@ PAGE_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
+    # The studio films and records the guest: only its own pages may ask for the devices,
+    # and no other site may frame them (clickjacking a permission prompt).
+    "Permissions-Policy": "camera=(self), microphone=(self), display-capture=(), geolocation=()",
+    "X-Frame-Options": "DENY",
 }
 
 

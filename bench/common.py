@@ -99,11 +99,11 @@ def cpu_busy_seconds(cpu: int) -> tuple[float, float]:
     raise RuntimeError(f"no cpu{cpu} in /proc/stat")
 
 
-def rss_mib(pid: int) -> float:
-    """Resident set size of a process and its running family in MiB, from VmRSS in
-    /proc/<pid>/status."""
+def rss_mib(pid: int, *, with_family: bool = True) -> float:
+    """Resident set size of a process (and its running family, unless `with_family` is
+    false) in MiB, from VmRSS in /proc/<pid>/status."""
     total = 0
-    for member in family(pid):
+    for member in family(pid) if with_family else [pid]:
         with contextlib.suppress(OSError), open(f"/proc/{member}/status", encoding="ascii") as f:
             total += next((int(line.split()[1]) for line in f if line.startswith("VmRSS:")), 0)
     return total / 1024
@@ -305,9 +305,10 @@ class QuietServer(uvicorn.Server):
                 self._on_started(self.port)
 
 
-def loopback_config(app: Any) -> uvicorn.Config:
-    """As `monumento serve` configures uvicorn, on 127.0.0.1 and a free port."""
-    return uvicorn_config(app, host=LOOPBACK, port=0)
+def loopback_config(app: Any, **options: Any) -> uvicorn.Config:
+    """As `monumento serve` configures uvicorn, on 127.0.0.1 and a free port; `options`
+    override it (a baseline's)."""
+    return uvicorn_config(app, host=LOOPBACK, port=0, **options)
 
 
 @contextlib.asynccontextmanager

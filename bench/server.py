@@ -10,7 +10,8 @@ RSS, threads, tasks, running interviews, event-loop stalls (a watchdog thread lo
 thread's stack to stderr when the loop stalls) and, with `?objects=1`, the live
 engine/aiortc objects (`?gc=1` collects garbage first, `?trim=1` also returns freed heap
 to the OS with malloc_trim); with `--tracemalloc`, `?snapshot=baseline` takes a snapshot of
-the traced allocations and `?snapshot=diff` lists what grew since.
+the traced allocations and `?snapshot=diff` lists what grew since. `--unprotected` is
+`bench.hostile`'s baseline: the engine with its body and frame limits off.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from bench.common import (
 )
 
 KINDS = ("offline", "instant", "echo", "echo-naive")
+UVICORN_WS_MAX_SIZE = 16 * 1024 * 1024  # uvicorn's own default
 TRACKED = frozenset(
     {
         "RTCPeerConnection",
@@ -100,7 +102,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="trace allocations (slow), so /_bench/stats?snapshot=… can say what grew",
     )
+    parser.add_argument(
+        "--unprotected",
+        action="store_true",
+        help="baseline: bodies read whole before the size check, uvicorn's 16 MiB frames",
+    )
     return parser.parse_args(argv)
+
+
+def unprotect() -> dict[str, Any]:
+    """Turn off the engine's limits on bodies and frames (issue 12), for a baseline that
+    shows what they prevent; returns the uvicorn options that go with it.
+
+    Bodies are read whole and then measured, as `api/bodies.py` did before it counted them
+    as they stream in; uvicorn buffers each WebSocket frame up to its default 16 MiB
+    instead of refusing one over `MAX_FRAME_BYTES` from its header.
+    """
+    import api.bodies
+
+    async def read_whole_body(request: Request, limit: int = api.bodies.MAX_BODY_BYTES) -> bytes:
+        body = await request.body()
+        if len(body) > limit:
+            raise api.bodies.too_large(limit)
+        return body
+
+    api.bodies.read_capped_body = read_whole_body
+    return {"ws_max_size": UVICORN_WS_MAX_SIZE}
 
 
 def build_app(args: argparse.Namespace) -> tuple[ASGIApp, Any]:
@@ -250,6 +277,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     if args.fast_audio_level:
         install_fast_audio_level()
+    options = unprotect() if args.unprotected else {}
     app, registry = build_app(args)
 
     def ready(port: int) -> None:
@@ -258,7 +286,9 @@ def main(argv: list[str] | None = None) -> None:
 
     watchdog = LoopWatchdog(args.watchdog_ms / 1000)
     server = QuietServer(
-        loopback_config(with_stats(app, registry, watchdog)), on_started=ready, own_signals=False
+        loopback_config(with_stats(app, registry, watchdog), **options),
+        on_started=ready,
+        own_signals=False,
     )
     # Ctrl-C reaches the whole process group: the benchmark stops this server when it is
     # ready to (SIGTERM: a graceful shutdown), so that it never reads a vanished process.

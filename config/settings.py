@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     s3_secret_access_key: SecretStr | None = None
     s3_prefix: str = "media"
 
+    # Unset: `/metrics` is open (a private network); set: scrapers send it as a Bearer token.
+    metrics_token: SecretStr | None = Field(default=None, min_length=16)
+
     log_level: str = "INFO"
     log_json: bool = True
 

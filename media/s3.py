@@ -1,11 +1,14 @@
 """Media in an S3-compatible bucket (AWS S3, Cloudflare R2, MinIO), served by presigned URLs.
 
 Finished files are uploaded under `{S3_PREFIX}/{session_id}/{relative path}` with their
-content type, multipart above `part_size`. What was uploaded is noted in the session folder
-(`.uploaded.json`: each file's size and mtime then), which makes uploads idempotent and lets
-`url_for` fall back to the app's own signed URL for a file not uploaded yet (a track still
-being recorded, outputs before the upload) or changed since. boto3 blocks, so every call
-runs in a worker thread; its timeouts and retries bound each one.
+content type, multipart above `part_size`, as conditional writes (`If-None-Match: *` on
+PutObject and CompleteMultipartUpload): a recording's object is never replaced. boto3's
+`upload_file` cannot send that condition (boto/boto3#4366), so the parts are sent here.
+What was uploaded is noted in the session folder (`.uploaded.json`: each file's size and
+mtime then), which makes uploads idempotent and lets `url_for` fall back to the app's own
+signed URL for a file not uploaded yet (a track still being recorded, outputs before the
+upload) or changed since. boto3 blocks, so every call runs in a worker thread; its timeouts
+and retries bound each one.
 """
 
 from __future__ import annotations
@@ -16,27 +19,34 @@ import json
 import os
 import tempfile
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import boto3
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from media.content_types import content_type
 from media.storage import LocalMediaStorage, find_file, finished_files
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
-    from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
+    from mypy_boto3_s3.type_defs import CompletedPartTypeDef, ObjectIdentifierTypeDef
 
 UPLOADED = ".uploaded.json"
 DEFAULT_PART_SIZE = 8 * 1024 * 1024  # S3's minimum part is 5 MiB
+PARALLEL_PARTS = 4
 Stamps = dict[str, list[int]]  # relative path -> [size, mtime_ns] when uploaded
 
 
 class MediaDeleteError(Exception):
     """The bucket kept some of a session's objects when asked to delete them."""
+
+
+class MediaConflictError(Exception):
+    """The bucket already holds a different object under a recorded file's key; recorded
+    files are never replaced, so the upload stops here for someone to look."""
 
 
 def s3_client(
@@ -88,9 +98,7 @@ class S3MediaStorage:
         self._bucket = bucket
         self._prefix = prefix.strip("/")
         self._ttl = ttl_seconds
-        self._transfer = TransferConfig(
-            multipart_threshold=part_size, multipart_chunksize=part_size, max_concurrency=4
-        )
+        self._part_size = part_size
 
     def folder(self, session_id: uuid.UUID) -> Path:
         """The session's folder on this machine, where the recorder writes."""
@@ -122,15 +130,67 @@ class S3MediaStorage:
             stamp = _stamp(folder, relative_path)
             if stamp is None or uploaded.get(relative_path) == stamp:
                 continue
-            self._client.upload_file(
-                str(folder / relative_path),
-                self._bucket,
-                self.key(session_id, relative_path),
-                ExtraArgs={"ContentType": content_type(relative_path)},
-                Config=self._transfer,
-            )
+            self._upload_new(folder / relative_path, self.key(session_id, relative_path))
             uploaded[relative_path] = stamp
             _write_stamps(folder, uploaded)
+
+    def _upload_new(self, path: Path, key: str) -> None:
+        """Upload a file to a key that must be free. A 412 means the object is there: the
+        same file, if its size matches (an earlier upload whose note was lost), else a
+        `MediaConflictError`."""
+        size = path.stat().st_size
+        try:
+            if size <= self._part_size:
+                with path.open("rb") as body:
+                    self._client.put_object(
+                        Bucket=self._bucket,
+                        Key=key,
+                        Body=body,
+                        ContentType=content_type(path.name),
+                        IfNoneMatch="*",
+                    )
+            else:
+                self._upload_parts(path, key, size)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                raise
+            stored = self._client.head_object(Bucket=self._bucket, Key=key)["ContentLength"]
+            if stored != size:
+                raise MediaConflictError(
+                    f"{self._bucket}/{key} already holds {stored} bytes, not this {size}-byte "
+                    "file: recorded files are never replaced; remove the object if it is stale"
+                ) from error
+
+    def _upload_parts(self, path: Path, key: str, size: int) -> None:
+        upload_id = self._client.create_multipart_upload(
+            Bucket=self._bucket, Key=key, ContentType=content_type(path.name)
+        )["UploadId"]
+
+        def send(number: int) -> CompletedPartTypeDef:
+            with path.open("rb") as file:
+                file.seek((number - 1) * self._part_size)
+                chunk = file.read(self._part_size)
+            answer = self._client.upload_part(
+                Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=chunk
+            )
+            return {"ETag": answer["ETag"], "PartNumber": number}
+
+        try:
+            with ThreadPoolExecutor(PARALLEL_PARTS, thread_name_prefix="s3-part") as pool:
+                parts = list(pool.map(send, range(1, -(-size // self._part_size) + 1)))
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket,
+                Key=key,
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+                IfNoneMatch="*",
+            )
+        except BaseException:
+            with contextlib.suppress(ClientError):
+                self._client.abort_multipart_upload(
+                    Bucket=self._bucket, Key=key, UploadId=upload_id
+                )
+            raise
 
     def _presigned(self, session_id: uuid.UUID, relative_path: str) -> str | None:
         folder = self.folder(session_id)

@@ -217,7 +217,9 @@ def create_app(
     app = Starlette(
         routes=[
             *health_routes.routes,
-            *metrics_routes.routes,
+            *metrics_routes.build_routes(
+                settings.metrics_token.get_secret_value() if settings.metrics_token else None
+            ),
             Mount(API_PREFIX, routes=api_routes),
             *studio_routes.routes,
         ],

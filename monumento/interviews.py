@@ -56,6 +56,12 @@ class StoreInterviewPersistence:
     async def set_status(self, session_id: uuid.UUID, status: str) -> None:
         await self._sessions.set_status(session_id, status)
 
+    async def claim_start(self, session_id: uuid.UUID) -> bool:
+        return await self._sessions.claim_start(session_id)
+
+    async def release_start(self, session_id: uuid.UUID) -> None:
+        await self._sessions.release_start(session_id)
+
     async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None:
         await self._sessions.merge_metadata(session_id, {"hostConnection": report})
 

@@ -16,14 +16,14 @@ offset on the interview clock, and writes into `final/`:
 
 The mix levels each voice, normalises the sum to -16 LUFS integrated (EBU R128) and keeps
 true peaks under -1 dBTP. Everything streams (audio a second at a time, video a frame at a
-time). Damaged tracks are read up to the damage. Outputs are written under temporary names
-and renamed at the end, so `final/` never holds a half-written file under a final name.
+time). Damaged tracks are read up to the damage. Outputs are written under new temporary
+names and linked to their final names at the end (`recorder/files.py`), so `final/` never
+holds a half-written file under a final name and a published output is never replaced.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from recorder.audio_mix import AudioSource
 from recorder.audio_render import render_mix
+from recorder.files import RecordingExistsError, new_temporary, publish
 from recorder.ivf_reader import scan_ivf
 from recorder.loudness import SAMPLE_RATE
 from recorder.manifest import FINAL_DIR, MANIFEST, Manifest, read_manifest
@@ -153,6 +154,15 @@ def _audio_sources(folder: Path, manifest: Manifest) -> list[AudioSource]:
     return sources
 
 
+def _publish(temporary: Path, target: Path) -> None:
+    """Publish one output. One already there was published whole by an earlier run over the
+    same tracks (a restart cut it short): it is kept, never replaced."""
+    try:
+        publish(temporary, target)
+    except RecordingExistsError:
+        logger.warning("%s was already published: kept as it is", target)
+
+
 def finalise(
     folder: Path, transcript: list[TranscriptLine], *, on_progress: Callable[[float], None]
 ) -> FinalOutputs:
@@ -175,7 +185,7 @@ def finalise(
 
     final = folder / FINAL_DIR
     final.mkdir(exist_ok=True)
-    partial = {key: final / f".{name}.partial" for key, name in _FILES.items()}
+    partial = {key: new_temporary(final / name) for key, name in _FILES.items()}
     try:
         video_end = 0 if camera is None else round((camera.end_s + 1 / FPS) * SAMPLE_RATE)
         mix = render_mix(
@@ -203,7 +213,7 @@ def finalise(
         partial["transcript_srt"].write_text(to_srt(lines), "utf-8")
         partial["transcript_vtt"].write_text(to_vtt(lines), "utf-8")
         for key, name in _FILES.items():
-            os.replace(partial[key], final / name)
+            _publish(partial[key], final / name)
     finally:
         for path in partial.values():
             path.unlink(missing_ok=True)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from recorder.files import claim_folder, create_new
 from recorder.ivf import IvfWriter
 from recorder.manifest import Manifest, TrackEntry, write_manifest
 from recorder.ogg import OggOpusWriter
@@ -38,7 +39,7 @@ class _Files:
 
 
 class SessionRecorder:
-    """Owns the three tracks of one interview and their files."""
+    """Owns the three tracks of one interview and their files (`open` it first)."""
 
     def __init__(self, folder: Path, session_id: str, executor: Executor) -> None:
         self.folder = folder
@@ -49,6 +50,11 @@ class SessionRecorder:
         self.host_audio = PcmTrack()
         self._files = _Files()
         self._closed = False
+
+    async def open(self) -> None:
+        """Create the session's folder, once: `RecordingExistsError` if it already holds a
+        recording (an interview is recorded once; nothing of it is ever written over)."""
+        await asyncio.get_running_loop().run_in_executor(self._executor, claim_folder, self.folder)
 
     def new_guest_stream(self) -> None:
         """A (re)joining guest's packets begin a new RTP stream."""
@@ -112,8 +118,7 @@ class SessionRecorder:
         *,
         role: Literal["guest", "host"] = "guest",
     ) -> BinaryIO:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        handle = (self.folder / f"{name}{suffix}").open("wb")
+        handle = create_new(self.folder / f"{name}{suffix}")
         self._files.handles.append(handle)
         self.manifest.tracks.append(
             TrackEntry(

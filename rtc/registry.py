@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from director.bus import InterviewBus
 from director.link import NoteKeeper, serve_directors
+from recorder.files import RecordingExistsError
 from recorder.session import SessionRecorder
 from rtc.bridge.base import HostBridge
 from rtc.bridge.brief import HostBrief
@@ -32,6 +33,11 @@ def host_never_sees(brief: HostBrief) -> bool:
     return False
 
 
+def recorded(recorder: SessionRecorder | None) -> bool:
+    """Whether any track of the interview was written."""
+    return recorder is not None and bool(recorder.manifest.tracks)
+
+
 class JoinRefused(Exception):
     """The guest cannot join; `code` and the message are sent to the client."""
 
@@ -42,6 +48,14 @@ class JoinRefused(Exception):
 
 class InterviewPersistence(NoteKeeper, Protocol):
     """Where interviews leave their mark: transcript lines, the status, director notes."""
+
+    async def claim_start(self, session_id: uuid.UUID) -> bool:
+        """Mark the interview started unless it ever was; True for the one caller that did."""
+        ...
+
+    async def release_start(self, session_id: uuid.UUID) -> None:
+        """Undo the claim of an interview that ended before any media flowed."""
+        ...
 
     async def save_transcript(
         self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
@@ -95,6 +109,7 @@ class InterviewRegistry:
         self._recorders = recorders
         self._on_recorded = on_recorded
         self._interviews: dict[uuid.UUID, Interview] = {}
+        self._starting: dict[uuid.UUID, asyncio.Task[Interview]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._empty = asyncio.Event()
         self._empty.set()
@@ -111,13 +126,21 @@ class InterviewRegistry:
         await self._empty.wait()
 
     async def join(self, request: InterviewRequest) -> Interview:
-        """The session's interview with the guest's place claimed, started if need be."""
+        """The session's interview with the guest's place claimed, started if need be.
+
+        An interview runs once: it starts only for the join that marks the session started
+        in the database, and never where the session's recording already exists.
+        """
         interview = self._interviews.get(request.session_id)
         if interview is None:
             if request.status in FINISHED_STATUSES:
                 raise JoinRefused("interview_over", "This interview has already taken place")
-            interview = self._start(request)
-            await interview.wait_running()
+            starting = self._starting.get(request.session_id)
+            if starting is None:  # joins arriving meanwhile wait for this one start
+                starting = asyncio.create_task(self._begin(request))
+                self._starting[request.session_id] = starting
+                starting.add_done_callback(lambda _: self._starting.pop(request.session_id, None))
+            interview = await asyncio.shield(starting)
         if interview.phase in (InterviewPhase.ENDING, InterviewPhase.ENDED):
             raise JoinRefused("interview_over", "This interview has just ended")
         try:
@@ -136,7 +159,32 @@ class InterviewRegistry:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
-    def _start(self, request: InterviewRequest) -> Interview:
+    async def _begin(self, request: InterviewRequest) -> Interview:
+        session_id = request.session_id
+        if not await self._persistence.claim_start(session_id):
+            if await self._bus.is_live(str(session_id)):
+                raise JoinRefused(
+                    "interview_elsewhere",
+                    "This interview runs on another server of this deployment: rejoin there",
+                )
+            raise JoinRefused("interview_over", "This interview has already taken place")
+        recorder = self._recorders(session_id) if self._recorders else None
+        try:
+            if recorder is not None:
+                await recorder.open()
+            interview = self._start(request, recorder)
+        except RecordingExistsError as error:
+            logger.error("interview %s not started: %s", session_id, error)
+            raise JoinRefused(
+                "interview_over", "This interview was already recorded: it runs only once"
+            ) from error
+        except BaseException:
+            await self._persistence.release_start(session_id)
+            raise
+        await interview.wait_running()
+        return interview
+
+    def _start(self, request: InterviewRequest, recorder: SessionRecorder | None) -> Interview:
         settings = self._settings
         session_id = request.session_id
         went_live = False
@@ -158,6 +206,8 @@ class InterviewRegistry:
                     self._on_recorded(session_id)
                 else:
                     await self._persistence.set_status(session_id, "ready")
+            elif phase is InterviewPhase.ENDED and not recorded(interview.recorder):
+                await self._persistence.release_start(session_id)  # nothing took place
 
         interview = Interview(
             session_id,
@@ -174,7 +224,7 @@ class InterviewRegistry:
             save_transcript=save,
             on_phase=on_phase,
             sources=self._sources(),
-            recorder=self._recorders(session_id) if self._recorders else None,
+            recorder=recorder,
             host_sees_video=settings.host_sees_video(request.brief),
         )
         self._interviews[session_id] = interview

@@ -84,6 +84,7 @@ sessions = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("progress", Float),
+    Column("started_at", UtcDateTime),  # set once, when the interview starts
     CheckConstraint(
         "status IN ('created', 'live', 'processing', 'ready', 'failed')", name="status"
     ),

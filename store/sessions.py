@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
 
 from store.database import Database
 from store.schema import sessions
@@ -33,12 +33,20 @@ class SessionRecord:
     created_at: datetime
     updated_at: datetime
     progress: float | None = None
+    started_at: datetime | None = None
+    """When the interview started; from then on `SERVER_OWNED` columns are the server's."""
 
 
-UPDATABLE_COLUMNS = frozenset(
-    {"vibe", "mode", "duration_minutes", "status", "video_url", "transcript_url", "summary"}
-    | {"summary_generated_at", "metadata"}
-)
+SERVER_OWNED = frozenset({"status", "video_url", "transcript_url"})
+"""Columns a user may set only before the session's interview starts (CONTRACT.md)."""
+UPDATABLE_COLUMNS = SERVER_OWNED | {
+    "vibe",
+    "mode",
+    "duration_minutes",
+    "summary",
+    "summary_generated_at",
+    "metadata",
+}
 
 
 class SessionStore:
@@ -112,14 +120,24 @@ class SessionStore:
     async def update_owned(
         self, session_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
     ) -> SessionRecord | None:
-        """Apply column changes to the user's session; None if it is not theirs."""
+        """Apply column changes to the user's session; None if it is not theirs.
+
+        Once the interview has started, `SERVER_OWNED` columns keep their values: the
+        choice is made in the same statement, so no start can slip in between."""
         unknown = set(changes) - UPDATABLE_COLUMNS
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
+        not_started = sessions.c.started_at.is_(None)
+        values: dict[str, Any] = {
+            name: case((not_started, value), else_=sessions.c[name])
+            if name in SERVER_OWNED
+            else value
+            for name, value in changes.items()
+        }
         statement = (
             update(sessions)
             .where(sessions.c.id == session_id, sessions.c.user_id == user_id)
-            .values(**changes, updated_at=utc_now())
+            .values(**values, updated_at=utc_now())
             .returning(*sessions.c)
         )
         async with self._engine.begin() as connection:
@@ -171,6 +189,24 @@ class SessionStore:
                 )
             ).one()
         return SessionRecord(**row._mapping)
+
+    async def claim_start(self, session_id: uuid.UUID) -> bool:
+        """Mark the session's interview started, if it never was: True for the one caller
+        that did it (one statement, so two nodes joining at once cannot both start)."""
+        statement = (
+            update(sessions)
+            .where(sessions.c.id == session_id, sessions.c.started_at.is_(None))
+            .values(started_at=utc_now())
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).rowcount == 1
+
+    async def release_start(self, session_id: uuid.UUID) -> None:
+        """Undo `claim_start` for an interview that ended before any media flowed (nothing
+        was said or recorded), so the guest may try again."""
+        statement = update(sessions).where(sessions.c.id == session_id).values(started_at=None)
+        async with self._engine.begin() as connection:
+            await connection.execute(statement)
 
     async def set_status(self, session_id: uuid.UUID, status: str, **columns: Any) -> None:
         """Move the session to a status (the engine's and the recorder's transitions)."""

@@ -153,3 +153,21 @@ async def test_metrics_are_served_in_prometheus_format(app: Starlette) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
     assert "monumento_gemini" in response.text
+
+
+async def test_metrics_need_the_metrics_token_when_one_is_set(
+    tmp_path: Path, database_url: str
+) -> None:
+    token = "scrape-me-please-0123456789"
+    app = create_app(make_settings(tmp_path, database_url, metrics_token=token))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+    ) as http:
+        anonymous = await http.get("/metrics")
+        wrong = await http.get("/metrics", headers={"Authorization": "Bearer nope"})
+        scraper = await http.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert anonymous.status_code == wrong.status_code == 401
+    assert anonymous.json()["code"] == "metrics_token_required"
+    assert anonymous.headers["www-authenticate"] == "Bearer"
+    assert scraper.status_code == 200
+    assert "monumento_gemini" in scraper.text

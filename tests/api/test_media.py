@@ -183,6 +183,7 @@ async def test_the_recording_lists_tracks_and_outputs_with_signed_urls(
         assert served.content == (folder / relative_path).read_bytes()
         assert served.headers["content-type"] == media_type
         assert served.headers["content-disposition"].startswith("inline")
+        assert served.headers["x-content-type-options"] == "nosniff"
 
 
 async def test_only_what_exists_is_listed(

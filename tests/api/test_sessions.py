@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from tests.conftest import bearer, register
 
@@ -261,3 +262,68 @@ async def test_unknown_session_ids_are_404(
 ) -> None:
     response = await client.get(f"/sessions/{session_id}", headers=guest_headers)
     assert response.status_code == 404
+
+
+async def started(app: Starlette, session_id: str, status: str, **columns: Any) -> None:
+    """What the engine does when an interview starts (and later moves it along)."""
+    sessions = app.state.api.sessions
+    assert await sessions.claim_start(uuid.UUID(session_id))
+    await sessions.set_status(uuid.UUID(session_id), status, **columns)
+
+
+async def test_a_ready_session_cannot_be_reopened_and_its_urls_stay(
+    app: Starlette, client: httpx.AsyncClient, guest_headers: dict[str, str]
+) -> None:
+    session = await create(client, guest_headers)
+    url = f"/sessions/{session['id']}"
+    video, transcript = "https://media.example/v.mp4", "https://media.example/t.json"
+    await started(app, session["id"], "ready", video_url=video, transcript_url=transcript)
+
+    put = await client.put(
+        url,
+        json={
+            "status": "created",
+            "videoUrl": "https://evil.example/v.mp4",
+            "transcriptUrl": "https://evil.example/t.json",
+            "vibe": "The Jester",
+        },
+        headers=guest_headers,
+    )
+    assert put.status_code == 200
+    body = put.json()
+    assert (body["status"], body["videoUrl"], body["transcriptUrl"]) == ("ready", video, transcript)
+    assert body["vibe"] == "The Jester"  # the other fields of the request still apply
+    assert (await client.get(url, headers=guest_headers)).json() == body
+
+
+async def test_a_live_sessions_video_url_is_the_servers(
+    app: Starlette, client: httpx.AsyncClient, guest_headers: dict[str, str]
+) -> None:
+    session = await create(client, guest_headers, videoUrl="https://cdn.example/mine.mp4")
+    await started(app, session["id"], "live")
+    patch = await client.patch(
+        f"/sessions/{session['id']}",
+        json={"videoUrl": "https://cdn.example/other.mp4", "status": "ready", "summary": "So far"},
+        headers=guest_headers,
+    )
+    assert patch.status_code == 200
+    body = patch.json()
+    assert (body["status"], body["videoUrl"]) == ("live", "https://cdn.example/mine.mp4")
+    assert body["summary"] == "So far"
+
+
+async def test_before_the_interview_the_client_still_sets_status_and_urls(
+    client: httpx.AsyncClient, guest_headers: dict[str, str]
+) -> None:
+    session = await create(client, guest_headers)
+    url = f"/sessions/{session['id']}"
+    changes = {
+        "status": "ready",
+        "videoUrl": "https://cdn.example/v.mp4",
+        "transcriptUrl": "https://cdn.example/t.json",
+    }
+    put = await client.put(url, json=changes, headers=guest_headers)
+    assert put.status_code == 200
+    assert {key: put.json()[key] for key in changes} == changes
+    back = await client.patch(url, json={"status": "created"}, headers=guest_headers)
+    assert back.json()["status"] == "created"

@@ -35,6 +35,10 @@ async def test_each_page_is_served_with_its_security_headers(
             assert response.text == (STUDIO_DIR / name).read_text()
             assert "script-src 'self'" in response.headers["content-security-policy"]
             assert response.headers["cache-control"] == "no-cache"
+            assert response.headers["permissions-policy"].startswith(
+                "camera=(self), microphone=(self)"
+            )
+            assert response.headers["x-frame-options"] == "DENY"
         assert (await client.get("/director/not-a-session")).status_code == 404
 
 

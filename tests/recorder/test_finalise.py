@@ -418,3 +418,18 @@ def test_a_folder_without_tracks_has_nothing_to_finalise(tmp_path: Path) -> None
     write_manifest(tmp_path, Manifest(session_id="empty", state="complete"))
     with pytest.raises(NothingRecordedError):
         finalise(tmp_path, TRANSCRIPT, on_progress=lambda _: None)
+
+
+def test_finalising_again_never_replaces_a_published_output(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = run(tmp_path / "session", Plan(video=False))
+    published = {key: first.path(path).read_bytes() for key, path in first.outputs.paths().items()}
+    other = [TranscriptLine("ai", "A transcript the first run never had.", 1_000)]
+    again = finalise(first.recording.folder, other, on_progress=lambda _: None)
+    assert again.paths() == first.outputs.paths()
+    for key, path in again.paths().items():
+        assert first.path(path).read_bytes() == published[key], key
+    assert "already published: kept as it is" in caplog.text
+    final = first.recording.folder / "final"
+    assert not [entry.name for entry in final.iterdir() if entry.name.startswith(".")]

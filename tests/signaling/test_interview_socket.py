@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from monumento.app import create_app
+from recorder.manifest import session_media_dir
 from tests.conftest import make_settings, register, until
 from tests.live_server import LiveServer, serve
 from tests.media.speech import speech_pcm
@@ -347,3 +348,105 @@ async def test_a_guest_with_a_camera_joins_and_its_video_does_not_pile_up(
         await until(lambda: video._queue.qsize() < 10)
     finally:
         await guest.close()
+
+
+def recording_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a session's recording, by its path in the folder."""
+    return {
+        str(path.relative_to(folder)): path.read_bytes()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+async def refused_join(server: LiveServer, session_id: str, token: str) -> dict[str, Any]:
+    """A guest's join that the server must refuse: the error event, after checking the close."""
+    late = GuestClient(socket_url(server, session_id, token))
+    try:
+        await late.connect()
+        error = await late.wait_for(lambda e: e["type"] == "error")
+        await late.wait_for(lambda e: e["type"] == "_closed")
+        assert late.close_code == 4409, error
+    finally:
+        await late.close()
+    return error
+
+
+async def test_a_finished_interview_never_runs_again_and_its_recording_stays(
+    server: LiveServer, tmp_path: Path
+) -> None:
+    token, headers, session_id = await new_session(server)
+    guest = GuestClient(socket_url(server, session_id, token))
+    try:
+        await guest.join()
+        await guest.wait_for(lambda e: e["type"] == "transcript" and e["role"] == "ai")
+        await guest.send({"type": "end"})
+        await guest.wait_for(lambda e: e["type"] == "state" and e["state"] == "ended")
+    finally:
+        await guest.close()
+    ready = await finished_session(server, headers, session_id)
+    assert ready["status"] == "ready"
+    folder = session_media_dir(tmp_path / "data", session_id)
+    recorded = recording_files(folder)
+    assert "guest-audio.ogg" in recorded and "final/interview.mp4" in recorded
+
+    # The attack: reopen the session, then join again.
+    async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
+        put = await http.put(f"/sessions/{session_id}", json={"status": "created"})
+    assert put.status_code == 200
+    assert (put.json()["status"], put.json()["videoUrl"]) == ("ready", ready["videoUrl"])
+    assert (await refused_join(server, session_id, token))["code"] == "interview_over"
+
+    # Even with the status forced back in the database, and then the start mark cleared too.
+    sessions = server.app.state.api.sessions
+    await sessions.set_status(uuid.UUID(session_id), "created")
+    assert (await refused_join(server, session_id, token))["code"] == "interview_over"
+    await sessions.release_start(uuid.UUID(session_id))
+    error = await refused_join(server, session_id, token)
+    assert error["code"] == "interview_over" and "already recorded" in error["error"]
+    assert recording_files(folder) == recorded
+
+
+async def test_guests_joining_at_once_start_one_interview(server: LiveServer) -> None:
+    token, _, session_id = await new_session(server)
+    guests = [GuestClient(socket_url(server, session_id, token)) for _ in range(3)]
+    try:
+        await asyncio.gather(*(guest.connect() for guest in guests))
+        firsts = [
+            await guest.wait_for(lambda e: e["type"] in ("state", "error")) for guest in guests
+        ]
+        assert sorted(event["type"] for event in firsts) == ["error", "error", "state"]
+        assert {event.get("code") for event in firsts} == {None, "already_joined"}
+        assert len(server.app.state.signaling.registry) == 1
+    finally:
+        for guest in guests:
+            await guest.close()
+
+
+async def test_an_interview_that_never_received_media_may_be_joined_again(
+    tmp_path: Path, database_url: str
+) -> None:
+    async with serve_interviews(tmp_path, database_url, rejoin_grace_s=1.0) as server:
+        token, headers, session_id = await new_session(server)
+        guest = GuestClient(socket_url(server, session_id, token))
+        try:
+            await guest.connect()
+            await guest.wait_for(lambda e: e["type"] == "state")
+        finally:
+            await guest.close()
+        registry = server.app.state.signaling.registry
+        async with asyncio.timeout(60):  # the 1 s grace, then the ending, on a busy machine
+            await registry.wait_until_empty()
+        async with httpx.AsyncClient(base_url=f"{server.http}/api/v1", headers=headers) as http:
+            session = (await http.get(f"/sessions/{session_id}")).json()
+            assert session["status"] == "created"  # nothing took place: still the client's
+            put = await http.put(f"/sessions/{session_id}", json={"status": "live"})
+            assert put.json()["status"] == "live"
+            await http.put(f"/sessions/{session_id}", json={"status": "created"})
+        again = GuestClient(socket_url(server, session_id, token))
+        try:
+            await again.connect()
+            state = await again.wait_for(lambda e: e["type"] in ("state", "error"))
+            assert state["type"] == "state", state
+        finally:
+            await again.close()
