@@ -23,11 +23,13 @@ from api.schemas import (
 )
 from auth.accounts import SignedIn
 from auth.errors import (
+    AccountDisabledError,
     EmailInUseError,
     InvalidCredentialsError,
     RefreshTokenReusedError,
     TokenError,
     TokenExpiredError,
+    TooManyAttemptsError,
 )
 
 
@@ -62,6 +64,17 @@ async def login(request: Request) -> JSONResponse:
         signed_in = await api_context(request).accounts.login(body.email, body.password)
     except InvalidCredentialsError as error:
         raise ApiError(401, "invalid_credentials", str(error)) from error
+    except TooManyAttemptsError as error:
+        seconds = error.retry_after_s
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            str(error),
+            headers={"Retry-After": str(seconds)},
+            retryAfter=seconds,
+        ) from error
+    except AccountDisabledError as error:
+        raise ApiError(403, "account_disabled", str(error)) from error
     return JSONResponse(_auth_response(signed_in))
 
 
@@ -69,6 +82,8 @@ async def refresh(request: Request) -> JSONResponse:
     body = await read_model(request, RefreshRequest)
     try:
         signed_in = await api_context(request).accounts.refresh(body.refresh_token)
+    except AccountDisabledError as error:
+        raise ApiError(403, "account_disabled", str(error)) from error
     except RefreshTokenReusedError as error:
         raise ApiError(401, "refresh_token_reused", str(error)) from error
     except TokenExpiredError as error:

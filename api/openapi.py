@@ -32,6 +32,7 @@ class Operation:
     auth: bool = True
     shape: str = "one"  # "one", "list" or "page"; "file" or "redirect" (media, no JSON)
     query: tuple[str, ...] = ()
+    errors: tuple[tuple[int, str], ...] = ()  # further error responses: (status, description)
 
 
 _SESSION = "/sessions/{sessionId}"
@@ -55,6 +56,11 @@ OPERATIONS = (
         s.AuthResponseOut,
         request=s.LoginRequest,
         auth=False,
+        errors=(
+            (401, "Wrong email or password (`invalid_credentials`)"),
+            (403, "The account is disabled (`account_disabled`)"),
+            (429, "Too many failed sign-ins to this account (`too_many_attempts`)"),
+        ),
     ),
     Operation(
         "post",
@@ -64,11 +70,15 @@ OPERATIONS = (
         s.AuthResponseOut,
         request=s.RefreshRequest,
         auth=False,
+        errors=(
+            (401, "Invalid, expired or already used refresh token"),
+            (403, "The account is disabled (`account_disabled`)"),
+        ),
     ),
     Operation(
         "post",
         "/auth/logout",
-        "Revoke the refresh token's family",
+        "Revoke the refresh token's family; its access tokens end at once",
         "auth",
         s.MessageResponseOut,
         request=s.LogoutRequest,
@@ -238,7 +248,16 @@ def _operation(op: Operation) -> dict[str, Any]:
     }
     if op.auth:
         operation["security"] = [{"bearer": []}]
-        operation["responses"]["401"] = {"description": "Missing or bad token", **error}
+        operation["responses"]["401"] = {
+            "description": "Missing, bad, expired or revoked token (`missing_token`,"
+            " `invalid_token`, `token_expired`, `token_revoked`, `account_disabled`)",
+            **error,
+        }
+    for status, description in op.errors:
+        operation["responses"][str(status)] = {"description": description, **error}
+        if status == 429:
+            retry_after = {"description": "Seconds to wait", "schema": {"type": "integer"}}
+            operation["responses"]["429"]["headers"] = {"Retry-After": retry_after}
     parameters = [
         {
             "name": name,

@@ -9,14 +9,17 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from auth.errors import (
+    AccountDisabledError,
     EmailInUseError,
     InvalidCredentialsError,
     RefreshTokenReusedError,
     TokenExpiredError,
     TokenInvalidError,
 )
+from auth.login_throttle import LoginThrottle
 from auth.mail import Email, EmailSender
 from auth.passwords import Passwords
+from auth.revocations import Revocations
 from auth.roles import Principal
 from auth.tokens import TokenSigner, hash_refresh_token, new_refresh_token
 from store.errors import EmailTakenError
@@ -24,6 +27,8 @@ from store.refresh_tokens import RefreshTokenStore, RotationOutcome
 from store.users import UserRecord, UserStore
 
 logger = logging.getLogger(__name__)
+
+DISABLED_MESSAGE = "This account is disabled: contact support"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,8 @@ class Accounts:
         *,
         users: UserStore,
         refresh_tokens: RefreshTokenStore,
+        revocations: Revocations,
+        throttle: LoginThrottle,
         passwords: Passwords,
         signer: TokenSigner,
         mailer: EmailSender,
@@ -53,6 +60,8 @@ class Accounts:
     ) -> None:
         self._users = users
         self._refresh_tokens = refresh_tokens
+        self._revocations = revocations
+        self._throttle = throttle
         self._passwords = passwords
         self._signer = signer
         self._mailer = mailer
@@ -70,11 +79,20 @@ class Accounts:
         return await self._sign_in(user, family_id=uuid.uuid4())
 
     async def login(self, email: str, password: str) -> SignedIn:
-        """Check the password and start a new login family."""
-        user = await self._users.by_email(normalise_email(email))
+        """Check the password and start a new login family.
+
+        The account's throttle is asked first, so a locked account costs no password hash;
+        a disabled one is told so only once the password is right.
+        """
+        email = normalise_email(email)
+        await self._throttle.begin(email)
+        user = await self._users.by_email(email)
         matches = await self._passwords.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise InvalidCredentialsError("Wrong email or password")
+        await self._throttle.succeeded(email)
+        if user.disabled_at is not None:
+            raise AccountDisabledError(DISABLED_MESSAGE)
         if self._passwords.needs_rehash(user.password_hash):
             await self._users.set_password_hash(user.id, await self._passwords.hash(password))
         return await self._sign_in(user, family_id=uuid.uuid4())
@@ -89,11 +107,16 @@ class Accounts:
             raise TokenInvalidError("Invalid refresh token: sign in again")
         if rotation.outcome is RotationOutcome.EXPIRED:
             raise TokenExpiredError("Refresh token expired: sign in again")
-        if rotation.outcome is RotationOutcome.REUSED:
-            logger.warning("refresh token reused; family %s revoked", rotation.family_id)
-            raise RefreshTokenReusedError("Refresh token already used: sign in again")
         assert rotation.user_id is not None and rotation.family_id is not None
         user = await self._users.by_id(rotation.user_id)
+        if user is not None and user.disabled_at is not None:
+            if rotation.outcome is RotationOutcome.ROTATED:  # signed in as it was disabled
+                await self._revocations.revoke_family(rotation.family_id)
+            raise AccountDisabledError(DISABLED_MESSAGE)
+        if rotation.outcome is RotationOutcome.REUSED:
+            logger.warning("refresh token reused; family %s revoked", rotation.family_id)
+            await self._revocations.family_revoked(rotation.family_id)
+            raise RefreshTokenReusedError("Refresh token already used: sign in again")
         if user is None:
             raise TokenInvalidError("Account no longer exists")
         return SignedIn(
@@ -104,14 +127,15 @@ class Accounts:
         )
 
     async def logout(self, principal: Principal, refresh_token: str | None) -> None:
-        """Revoke the family of the given refresh token, or the caller's own login family."""
-        family_id = principal.family_id
+        """Revoke the family of the given refresh token, or the caller's own login family;
+        its access tokens end at once."""
+        family_id: uuid.UUID | None = principal.family_id
         if refresh_token is not None:
             family_id = await self._refresh_tokens.family_of(
                 hash_refresh_token(refresh_token), principal.user_id
             )
         if family_id is not None:
-            await self._refresh_tokens.revoke_family(family_id)
+            await self._revocations.revoke_family(family_id)
 
     async def user(self, user_id: uuid.UUID) -> UserRecord | None:
         """The account, if it still exists."""

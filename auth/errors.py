@@ -1,4 +1,16 @@
-"""The auth exception tree: `AuthError` → credential, token and account problems."""
+"""The auth exception tree: `AuthError` → credential, token and account problems.
+
+AuthError
+├── InvalidCredentialsError
+├── TokenError
+│   ├── TokenExpiredError
+│   └── TokenInvalidError
+│       ├── RefreshTokenReusedError
+│       └── TokenRevokedError
+├── AccountDisabledError
+├── TooManyAttemptsError
+└── EmailInUseError
+"""
 
 
 class AuthError(Exception):
@@ -23,6 +35,22 @@ class TokenInvalidError(TokenError):
 
 class RefreshTokenReusedError(TokenInvalidError):
     """A spent refresh token came back: its whole family has been revoked."""
+
+
+class TokenRevokedError(TokenInvalidError):
+    """The token's login family was revoked (logout, reuse, a password change)."""
+
+
+class AccountDisabledError(AuthError):
+    """The account is disabled: it may not sign in, and its tokens no longer count."""
+
+
+class TooManyAttemptsError(AuthError):
+    """Sign-ins to this account are locked for a while after repeated failures."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
 
 
 class EmailInUseError(AuthError):

@@ -21,7 +21,7 @@ class Principal:
 
     user_id: uuid.UUID
     role: Role
-    family_id: uuid.UUID | None
+    family_id: uuid.UUID
 
 
 def may_own(principal: Principal, owner_id: uuid.UUID) -> bool:

@@ -43,15 +43,18 @@ class TokenSigner:
         )
 
     def read_access(self, token: str) -> Principal:
-        """The principal an access token proves, or `TokenError`."""
+        """The principal an access token proves, or `TokenError`.
+
+        Without `fam` a token could not be revoked, so it is refused.
+        """
         claims = self._decode(token, ACCESS)
         try:
             return Principal(
                 user_id=uuid.UUID(claims["sub"]),
                 role=Role(claims.get("role", Role.USER)),
-                family_id=uuid.UUID(claims["fam"]) if "fam" in claims else None,
+                family_id=uuid.UUID(claims["fam"]),
             )
-        except (ValueError, TypeError) as error:
+        except (KeyError, ValueError, TypeError) as error:
             raise TokenInvalidError("Invalid token: sign in again") from error
 
     def issue_email_verification(self, user_id: uuid.UUID, email: str, ttl: timedelta) -> str:

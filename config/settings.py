@@ -47,6 +47,13 @@ class Settings(BaseSettings):
 
     cors_origins: CommaList = ["http://localhost:3000", "http://localhost:3001"]
     rate_limit_per_minute: int = Field(default=100, ge=1)
+    # Per-account sign-in back-off (auth/login_throttle.py): after this many failures each
+    # further one locks the account for twice as long, from the base up to the cap; failures
+    # are forgotten after a success, or this long after the last lockout ends.
+    login_free_failures: int = Field(default=5, ge=1)
+    login_lockout_base_seconds: float = Field(default=1.0, gt=0)
+    login_lockout_max_seconds: float = Field(default=900.0, gt=0)
+    login_failures_forget_seconds: float = Field(default=3600.0, gt=0)
     trust_forwarded_for: bool = False
     # Open WebSockets, counted per node in memory: per user (guest and director sockets
     # together), and director consoles per session.

@@ -34,8 +34,12 @@ from api.identity import IdentityMiddleware
 from api.ratelimit import MemoryRateLimiter, RateLimiter, RateLimitMiddleware, RedisRateLimiter
 from api.request_id import REQUEST_ID_HEADER, RequestIdMiddleware
 from auth.accounts import Accounts
+from auth.login_attempts import MemoryAttemptStore, RedisAttemptStore
+from auth.login_throttle import AttemptStore, LoginBackoff, LoginThrottle
 from auth.mail import EmailSender, build_email_sender
 from auth.passwords import Passwords
+from auth.revocation_cache import MemoryRevocationCache, RedisRevocationCache
+from auth.revocations import RevocationCache, Revocations
 from auth.tokens import TokenSigner
 from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
@@ -74,6 +78,31 @@ def open_database(settings: Settings) -> Database:
     return Database(settings.resolved_database_url)
 
 
+def build_revocations(settings: Settings, database: Database, redis: Redis | None) -> Revocations:
+    """Revocations checked against a cache in Redis when it is set, else in this process."""
+    ttl = settings.access_token_ttl_seconds
+    cache: RevocationCache = MemoryRevocationCache(ttl)
+    if redis is not None:
+        cache = RedisRevocationCache(redis, prefix=settings.redis_key_prefix, access_ttl_s=ttl)
+    return Revocations(RefreshTokenStore(database), UserStore(database), cache)
+
+
+def build_login_throttle(
+    settings: Settings, redis: Redis | None, clock: Callable[[], float] | None
+) -> LoginThrottle:
+    """The per-account back-off, its failures shared through Redis when it is set."""
+    backoff = LoginBackoff(
+        free_failures=settings.login_free_failures,
+        base_s=settings.login_lockout_base_seconds,
+        max_s=settings.login_lockout_max_seconds,
+        forget_s=settings.login_failures_forget_seconds,
+    )
+    store: AttemptStore = MemoryAttemptStore(clock or time.monotonic)
+    if redis is not None:
+        store = RedisAttemptStore(redis, prefix=settings.redis_key_prefix, clock=clock)
+    return LoginThrottle(backoff, store)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -84,9 +113,10 @@ def create_app(
     """The whole server as one ASGI app; resources open and close with its lifespan.
 
     `mailer` and `bridge_factory` replace the ones the settings choose (tests, benchmarks);
-    `rate_limit_clock` replaces the rate limiter's (monotonic, or Redis's own) and the guest
-    socket's offer and candidate budgets' (monotonic), so a test's budget refills when the
-    test says and not when a slow machine lets time pass.
+    `rate_limit_clock` replaces the clock of the rate limiter and of the login throttle
+    (monotonic, or Redis's own) and of the guest socket's offer and candidate budgets, so a
+    test's budget refills and a lockout ends when the test says and not when a slow machine
+    lets time pass.
     """
     database = open_database(settings)
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
@@ -96,9 +126,12 @@ def create_app(
         algorithm=settings.jwt_algorithm,
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
     )
+    revocations = build_revocations(settings, database, redis)
     accounts = Accounts(
         users=UserStore(database),
         refresh_tokens=RefreshTokenStore(database),
+        revocations=revocations,
+        throttle=build_login_throttle(settings, redis, rate_limit_clock),
         passwords=Passwords(
             time_cost=settings.password_hash_time_cost,
             memory_kib=settings.password_hash_memory_kib,
@@ -204,7 +237,7 @@ def create_app(
                 expose_headers=["Retry-After", REQUEST_ID_HEADER],
                 max_age=600,
             ),
-            Middleware(IdentityMiddleware, signer=signer),
+            Middleware(IdentityMiddleware, signer=signer, revocations=revocations),
             Middleware(
                 RateLimitMiddleware,
                 limiter=limiter,

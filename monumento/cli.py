@@ -1,4 +1,4 @@
-"""The `monumento` command: `serve`, `migrate` and `users set-role`."""
+"""The `monumento` command: `serve`, `migrate` and `users set-role|disable|enable`."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 
 import uvicorn
+from redis.asyncio import Redis
 
 from auth.roles import Role
 from config import Settings, load_settings
-from monumento.app import create_app, open_database
+from monumento.app import build_revocations, create_app, open_database
 from monumento.logs import configure_logging
 from monumento.server import uvicorn_config
 from store.users import UserStore
@@ -49,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
     set_role.add_argument("email")
     set_role.add_argument("role", choices=[role.value for role in Role])
     set_role.set_defaults(run=_set_role)
+    disable = user_commands.add_parser(
+        "disable", help="stop an account signing in and end its sign-ins at once"
+    )
+    disable.add_argument("email")
+    disable.set_defaults(run=_set_disabled, disabled=True)
+    enable = user_commands.add_parser("enable", help="let a disabled account sign in again")
+    enable.add_argument("email")
+    enable.set_defaults(run=_set_disabled, disabled=False)
     return parser
 
 
@@ -91,6 +100,29 @@ def _set_role(args: argparse.Namespace, settings: Settings) -> int:
         print(f"no account with the email {args.email}", file=sys.stderr)
         return 1
     print(f"{args.email} is now {args.role}")
+    return 0
+
+
+def _set_disabled(args: argparse.Namespace, settings: Settings) -> int:
+    async def run() -> bool:
+        database = open_database(settings)
+        # Through Redis's cache too, when it is set, so every node refuses the tokens at once.
+        redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+        revocations = build_revocations(settings, database, redis)
+        email = args.email.strip().lower()
+        try:
+            if args.disabled:
+                return await revocations.disable(email)
+            return await revocations.enable(email)
+        finally:
+            if redis is not None:
+                await redis.aclose()
+            await database.close()
+
+    if not asyncio.run(run()):
+        print(f"no account with the email {args.email}", file=sys.stderr)
+        return 1
+    print(f"{args.email} is now {'disabled' if args.disabled else 'enabled'}")
     return 0
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
-from api.identity import optional_principal
-from auth.errors import TokenExpiredError
+from api.identity import auth_refusal, optional_principal
+from auth.errors import AccountDisabledError, TokenExpiredError, TokenRevokedError
 from auth.roles import Principal
 from rtc.events import error_event
 from signaling.origins import OriginPolicy
@@ -67,8 +67,11 @@ async def open_socket(websocket: WebSocket, policy: SocketPolicy) -> Principal |
     principal = optional_principal(websocket)
     if principal is not None:
         return principal
-    if isinstance(getattr(websocket.state, "auth_problem", None), TokenExpiredError):
+    problem = getattr(websocket.state, "auth_problem", None)
+    if isinstance(problem, TokenExpiredError):
         await refuse(websocket, "token_expired", "Your sign-in expired: refresh and rejoin", 4401)
+    elif isinstance(problem, TokenRevokedError | AccountDisabledError):
+        await refuse(websocket, *auth_refusal(websocket), 4401)
     else:
         await refuse(websocket, "unauthorized", SIGN_IN, 4401)
     return None

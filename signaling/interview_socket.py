@@ -1,10 +1,11 @@
 """`WS /api/v1/sessions/{id}/interview`: the guest's socket (see CONTRACT.md).
 
-Close codes: 4401 no valid token, 4403 a page from an origin outside `CORS_ORIGINS`, 4404 no
-such session of the caller's, 4409 the interview cannot be joined (another guest holds it,
-it took place already, or it runs on another node), 4410 the media connection failed (rejoin
-within the grace period to resume), 4429 too many sockets open. Everything else is an
-`error` event and the socket stays open.
+Close codes: 4401 no valid token (`unauthorized`, `token_expired`, `token_revoked`,
+`account_disabled`), 4403 a page from an origin outside `CORS_ORIGINS`, 4404 no such session
+of the caller's, 4409 the interview cannot be joined (another guest holds it, it took place
+already, or it runs on another node), 4410 the media connection failed (rejoin within the
+grace period to resume), 4429 too many sockets open. Everything else is an `error` event and
+the socket stays open.
 """
 
 from __future__ import annotations

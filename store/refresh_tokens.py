@@ -7,10 +7,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Update, insert, select, update
+from sqlalchemy import Update, func, insert, select, update
 
 from store.database import Database
-from store.schema import refresh_tokens
+from store.schema import refresh_tokens, users
 from store.types import utc_now
 
 
@@ -21,6 +21,14 @@ class RotationOutcome(enum.Enum):
     UNKNOWN = "unknown"
     EXPIRED = "expired"
     REUSED = "reused"
+
+
+class FamilyStatus(enum.StrEnum):
+    """Whether the access tokens of a login family still count."""
+
+    LIVE = "live"
+    REVOKED = "revoked"
+    DISABLED = "disabled"  # the account is disabled: every family of it is dead
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +109,44 @@ class RefreshTokenStore:
         """Revoke every token of the family (logout, or detected reuse)."""
         async with self._engine.begin() as connection:
             await connection.execute(_revoke_family(family_id, utc_now()))
+
+    async def revoke_user(self, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Revoke every family of the user; the families that still had unexpired tokens."""
+        now = utc_now()
+        live = (
+            select(refresh_tokens.c.family_id)
+            .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.expires_at > now)
+            .distinct()
+        )
+        async with self._engine.begin() as connection:
+            families = list((await connection.execute(live)).scalars())
+            await connection.execute(
+                update(refresh_tokens)
+                .where(refresh_tokens.c.user_id == user_id, refresh_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return families
+
+    async def family_status(self, family_id: uuid.UUID) -> FamilyStatus:
+        """What the database says of a family's access tokens.
+
+        One revoked token revokes the family (a rotation racing a revocation may leave a
+        successor unmarked); a family without tokens belongs to a deleted account.
+        """
+        statement = (
+            select(users.c.disabled_at, func.count(refresh_tokens.c.revoked_at))
+            .select_from(refresh_tokens.join(users, users.c.id == refresh_tokens.c.user_id))
+            .where(refresh_tokens.c.family_id == family_id)
+            .group_by(users.c.disabled_at)
+        )
+        async with self._engine.connect() as connection:
+            row = (await connection.execute(statement)).first()
+        if row is None:
+            return FamilyStatus.REVOKED
+        disabled_at, revoked = row
+        if disabled_at is not None:
+            return FamilyStatus.DISABLED
+        return FamilyStatus.REVOKED if revoked else FamilyStatus.LIVE
 
     async def family_of(self, token_hash: str, user_id: uuid.UUID) -> uuid.UUID | None:
         """The family of this user's token, or None if it is not theirs."""

@@ -48,6 +48,7 @@ users = Table(
     Column("email_verified", Boolean, nullable=False, server_default=false()),
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),
     CheckConstraint("role IN ('user', 'director', 'admin')", name="role"),
 )
 

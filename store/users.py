@@ -30,6 +30,7 @@ class UserRecord:
     email_verified: bool
     created_at: datetime
     updated_at: datetime
+    disabled_at: datetime | None = None
 
 
 class UserStore:
@@ -83,6 +84,19 @@ class UserStore:
         )
         async with self._engine.begin() as connection:
             return (await connection.execute(statement)).rowcount == 1
+
+    async def set_disabled(self, email: str, disabled: bool) -> uuid.UUID | None:
+        """Disable (or enable again) the account with this email; its id, or None if none."""
+        now = utc_now()
+        statement = (
+            update(users)
+            .where(users.c.email == email)
+            .values(disabled_at=now if disabled else None, updated_at=now)
+            .returning(users.c.id)
+        )
+        async with self._engine.begin() as connection:
+            user_id: uuid.UUID | None = (await connection.execute(statement)).scalar_one_or_none()
+        return user_id
 
     async def _update(self, user_id: uuid.UUID, **values: object) -> bool:
         statement = (

@@ -56,6 +56,12 @@ def test_expired_access_token_raises_expired() -> None:
             SECRET,
             algorithm="HS256",
         ),
+        # No login family: it could not be revoked, so it is not accepted.
+        jwt.encode(
+            {"sub": str(uuid.uuid4()), "typ": "access", "jti": "j", "iat": 0, "exp": 4102444800},
+            SECRET,
+            algorithm="HS256",
+        ),
     ],
 )
 def test_malformed_tokens_are_invalid(token: str) -> None:
@@ -83,10 +89,10 @@ def test_refresh_tokens_are_random_and_only_their_hash_is_kept() -> None:
 
 def test_access_rules() -> None:
     owner, stranger = uuid.uuid4(), uuid.uuid4()
-    as_owner = Principal(owner, Role.USER, None)
-    as_stranger = Principal(stranger, Role.USER, None)
-    as_director = Principal(stranger, Role.DIRECTOR, None)
-    as_admin = Principal(stranger, Role.ADMIN, None)
+    as_owner = Principal(owner, Role.USER, uuid.uuid4())
+    as_stranger = Principal(stranger, Role.USER, uuid.uuid4())
+    as_director = Principal(stranger, Role.DIRECTOR, uuid.uuid4())
+    as_admin = Principal(stranger, Role.ADMIN, uuid.uuid4())
     assert may_own(as_owner, owner) and not may_own(as_director, owner)
     assert may_direct(as_owner, owner)
     assert not may_direct(as_stranger, owner)
