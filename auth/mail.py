@@ -1,9 +1,14 @@
-"""Outgoing email: a log sender by default, a SendGrid-compatible HTTP sender as a setting."""
+"""Outgoing email: an outbox folder by default, a SendGrid-compatible HTTP sender as a setting."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Protocol
 
 import httpx
@@ -11,6 +16,7 @@ import httpx
 from config import Settings
 
 logger = logging.getLogger(__name__)
+OUTBOX_DIR = "outbox"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,16 +35,31 @@ class EmailSender(Protocol):
 
 
 class ConsoleEmailSender:
-    """Writes the email to the log: enough for development and single-node trials."""
+    """Development and single-node trials: each email is written whole to a file in `outbox`
+    (readable only by the server's user) and the log names the file. The log itself never
+    holds the email's links, since they carry tokens (`monumento/redaction.py`)."""
+
+    def __init__(self, outbox: Path) -> None:
+        self._outbox = outbox
 
     async def send(self, email: Email) -> None:
+        path = await asyncio.to_thread(self._write, email)
         logger.info(
-            "email to %s: %s\n%s",
+            "email to %s: %s (the whole email, links included, is in %s)",
             email.to,
             email.subject,
-            email.text,
+            path,
             extra={"email_to": email.to, "email_subject": email.subject},
         )
+
+    def _write(self, email: Email) -> Path:
+        self._outbox.mkdir(mode=0o700, parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        path = self._outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.txt"
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(f"To: {email.to}\nSubject: {email.subject}\n\n{email.text}")
+        return path
 
 
 class SendGridEmailSender:
@@ -79,4 +100,4 @@ def build_email_sender(settings: Settings, client: httpx.AsyncClient) -> EmailSe
         return SendGridEmailSender(
             client, api_key=settings.sendgrid_api_key.get_secret_value(), sender=settings.email_from
         )
-    return ConsoleEmailSender()
+    return ConsoleEmailSender(settings.data_dir / OUTBOX_DIR)

@@ -46,10 +46,19 @@ async def test_sendgrid_sender_raises_when_the_service_refuses() -> None:
             await SendGridEmailSender(client, api_key="bad", sender="a@b.c").send(EMAIL)
 
 
-async def test_console_sender_logs_the_whole_email(caplog: pytest.LogCaptureFixture) -> None:
+async def test_console_sender_keeps_the_whole_email_in_the_outbox_and_logs_where(
+    caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    outbox = tmp_path / "outbox"
     with caplog.at_level(logging.INFO, logger="auth.mail"):
-        await ConsoleEmailSender().send(EMAIL)
-    assert "ada@example.com" in caplog.text and "Open this link" in caplog.text
+        await ConsoleEmailSender(outbox).send(EMAIL)
+        await ConsoleEmailSender(outbox).send(EMAIL)
+    first, second = sorted(outbox.iterdir())
+    assert first.read_text() == "To: ada@example.com\nSubject: Hello\n\nOpen this link"
+    assert second.read_text() == first.read_text()  # a file per email, never overwritten
+    assert first.stat().st_mode & 0o777 == 0o600
+    assert "ada@example.com" in caplog.text and str(first) in caplog.text
+    assert "Open this link" not in caplog.text  # links carry tokens: not in the log
 
 
 def test_the_sender_follows_the_settings(tmp_path: Path) -> None:
