@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from starlette.applications import Starlette
 
@@ -31,6 +32,13 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"
+
+# The fuzz tests (tests/hostile.py): `ci` is bounded and the same on every run; `deep` runs
+# ten times the examples, new ones each time. `HYPOTHESIS_PROFILE=deep` or
+# `--hypothesis-profile=deep` picks it.
+hypothesis_settings.register_profile("ci", max_examples=100, derandomize=True, database=None)
+hypothesis_settings.register_profile("deep", max_examples=1000, database=None)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class FakeClock:
