@@ -19,6 +19,7 @@ from aiortc.sdp import candidate_from_sdp
 
 from rtc.peers.dtls_params import dtls_problem
 from rtc.peers.encoded_tap import EncodedFrameSink, keyframe_requester, tap_receiver
+from rtc.peers.sdp_checks import candidate_problem, offer_problem
 
 logger = logging.getLogger(__name__)
 VP8_CODECS = [
@@ -66,7 +67,7 @@ class GuestPeer:
             raise PeerError(
                 "An offer was already accepted on this connection: rejoin to renegotiate"
             )
-        problem = dtls_problem(offer_sdp)
+        problem = dtls_problem(offer_sdp) or offer_problem(offer_sdp)
         if problem is not None:
             raise PeerError(problem)
         try:
@@ -113,6 +114,8 @@ class GuestPeer:
             parsed = candidate_from_sdp(line)
         except (AssertionError, ValueError, IndexError) as error:
             raise PeerError(f"The ICE candidate could not be parsed: {candidate!r}") from error
+        if (problem := candidate_problem(parsed)) is not None:
+            raise PeerError(problem)
         parsed.sdpMid = sdp_mid
         parsed.sdpMLineIndex = sdp_mline_index
         if sdp_mid is None and sdp_mline_index is None:
