@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from starlette.requests import HTTPConnection
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from auth.roles import Principal, may_direct
 from director.bus import InterviewBus, Message
@@ -94,13 +94,16 @@ class DirectorConsole:
     async def serve(self) -> None:
         """Relay the interview's events out and the director's commands in."""
         session = str(self._session_id)
-        async with self._context.bus.events(session) as events, asyncio.TaskGroup() as tasks:
-            await self._send_transcript_so_far()
-            relay = tasks.create_task(self._relay(events))
-            watchdog = tasks.create_task(self._close_once_not_live())
-            await self._receive()
-            relay.cancel()
-            watchdog.cancel()
+        try:
+            async with self._context.bus.events(session) as events, asyncio.TaskGroup() as tasks:
+                await self._send_transcript_so_far()
+                relay = tasks.create_task(self._relay(events))
+                watchdog = tasks.create_task(self._close_once_not_live())
+                await self._receive()
+                relay.cancel()
+                watchdog.cancel()
+        except* WebSocketDisconnect:
+            pass  # the director went away while an event was on its way to them
 
     async def _close_once_not_live(self) -> None:
         """Close the console once the interview's lease is gone: an interview that ended

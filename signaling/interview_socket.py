@@ -14,7 +14,7 @@ import asyncio
 import logging
 import uuid
 
-from starlette.websockets import WebSocket, WebSocketState
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from rtc.bridge.brief import HostBrief
 from rtc.events import Subscription, error_event
@@ -89,6 +89,8 @@ class GuestSocket:
                 await self._receive_messages()
                 self._subscription.close()
                 await sender
+        except* WebSocketDisconnect:
+            pass  # the guest went away while an event was on its way to them
         finally:
             self._subscription.close()
             await self._interview.release_guest()
