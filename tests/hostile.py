@@ -212,3 +212,93 @@ def objects_like(draw: st.DrawFn, example: dict[str, Any], fields: list[str]) ->
     for field in draw(st.sets(st.sampled_from(fields), min_size=1, max_size=3)):
         document = draw(object_with_hostile(document, field))
     return document
+
+
+# Socket frames
+
+
+@st.composite
+def mutated_sdp(draw: st.DrawFn, sdp: str) -> str:
+    """`sdp` with a few of its lines dropped, replaced or added, or cut short: what a broken
+    or hostile client offers (no fingerprint, bogus codecs, numbers past any range)."""
+    lines = sdp.splitlines()
+    for _ in range(draw(st.integers(1, 3))):
+        where = draw(st.integers(0, max(0, len(lines) - 1)))
+        change = draw(st.sampled_from(["replace", "drop", "add", "cut"]))
+        if change == "cut":
+            lines = lines[:where]
+        elif change == "drop" and lines:
+            del lines[where]
+        else:
+            line = draw(st.sampled_from(BAD_SDP_LINES) | wire_text)
+            lines[where : where + (change == "replace")] = [line]
+    return "\r\n".join(lines) + "\r\n"
+
+
+BAD_SDP_LINES = [
+    "a=fingerprint:sha-256 00",
+    "a=fingerprint:md5 " + ":".join(["AB"] * 16),
+    "a=fingerprint:sha-256",
+    "a=setup:bogus",
+    "a=ice-ufrag:",
+    "a=ice-pwd:",
+    "a=ice-options:" + "x" * 500,
+    "m=audio 0 RTP/AVP 999999999999",
+    "m=audio 9 UDP/TLS/RTP/SAVPF",
+    "m=video 9 UDP/TLS/RTP/SAVPF 96",
+    "m=application 9 UDP/DTLS/SCTP webrtc-datachannel",
+    "a=rtpmap:111 opus/0/0",
+    "a=rtpmap:111 opus/48000/99999999999",
+    "a=rtpmap:-1 x/y",
+    "a=fmtp:111 minptime=-10;useinbandfec=99999999999999999999",
+    "a=rtcp-fb:111 nack " + "pli " * 100,
+    "a=ssrc:99999999999999999 cname:x",
+    "a=ssrc-group:FID 1",
+    "a=extmap:9999999 urn:ietf:params:rtp-hdrext:sdes:mid",
+    "a=msid:" + "x" * 1000,
+    "a=mid:",
+    "a=group:BUNDLE 0 1 2 3 4 5",
+    "a=sctp-port:99999999",
+    "a=max-message-size:-1",
+    "c=IN IP4 999.1.1.1",
+    "c=IN IP6 ::::",
+    "a=candidate:1 1 udp 1 127.0.0.1 99999 typ host",
+    "o=- 99999999999999999999999 2 IN IP4 127.0.0.1",
+    "v=1",
+    "t=x y",
+]
+BAD_CANDIDATES = [
+    "",
+    "candidate:",
+    "candidate:1 1 udp 1 127.0.0.1 99999 typ host",
+    "candidate:1 1 udp 1 127.0.0.1 -1 typ host",
+    "candidate:1 99999999999999999999 udp 1 127.0.0.1 9 typ host",
+    "candidate:1 1 udp 99999999999999999999 127.0.0.1 9 typ host",
+    "candidate:1 1 udp 1 999.999.999.999 9 typ host",
+    "candidate:1 1 udp 1 ::::: 9 typ host",
+    "candidate:1 1 udp 1 255.255.255.255 9 typ host",
+    "candidate:1 1 udp 1 0.0.0.0 0 typ host",
+    "candidate:1 1 tcp 1 127.0.0.1 9 typ host tcptype bogus",
+    "candidate:1 1 sctp 1 127.0.0.1 9 typ relay raddr x rport y",
+    "candidate:1 1 udp 1 127.0.0.1 9 typ host raddr 1.2.3.4 rport 99999999",
+    "candidate:1 1 udp 1 127.0.0.1 9 typ bogus",
+    "a=candidate:1 1 udp 1 127.0.0.1 9 typ host generation 0 ufrag x",
+]
+
+
+@st.composite
+def candidate_lines(draw: st.DrawFn) -> str:
+    """An ICE candidate line: one of the known-bad ones, or one built from hostile parts."""
+    if draw(st.booleans()):
+        return draw(st.sampled_from(BAD_CANDIDATES))
+    parts = [
+        draw(wire_text.filter(lambda t: t.strip() != "")),
+        str(draw(integers)),
+        draw(st.sampled_from(["udp", "tcp", "UDP", "x"])),
+        str(draw(integers)),
+        draw(st.sampled_from(["127.0.0.1", "::1", "10.0.0.1", "1.2.3"]) | wire_text),
+        str(draw(integers)),
+        "typ",
+        draw(st.sampled_from(["host", "srflx", "prflx", "relay"]) | wire_text),
+    ]
+    return "candidate:" + " ".join(parts)
