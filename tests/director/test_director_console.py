@@ -16,6 +16,7 @@ from starlette.websockets import WebSocket
 from auth.roles import Principal, Role
 from director.bus import LocalBus
 from director.socket import DirectorConsole, DirectorContext
+from signaling.handshake import SocketPolicy
 from store.messages import MessageRecord, MessageStore
 from store.sessions import SessionStore
 from tests.hostile import logged_errors
@@ -53,6 +54,7 @@ async def test_a_director_gone_before_the_answer_is_sent_ends_the_console_quietl
         sessions=cast(SessionStore, None),  # looked up before the console opens
         messages=cast(MessageStore, NoTranscript()),
         bus=LocalBus(),
+        policy=cast(SocketPolicy, None),  # applied before the console opens
     )
     principal = Principal(uuid.uuid4(), Role.USER, None)
     with logged_errors() as errors:

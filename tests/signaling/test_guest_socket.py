@@ -8,6 +8,8 @@ while replies to the frames before it still wait to be sent): the send failed wi
 
 from __future__ import annotations
 
+import time
+from types import SimpleNamespace
 from typing import cast
 
 from starlette.types import Message
@@ -56,7 +58,7 @@ async def test_a_guest_gone_before_the_reply_is_sent_ends_the_socket_quietly() -
     websocket = vanishing_socket()
     await websocket.accept()
     interview = LeftInterview()
-    context = cast(SignalingContext, None)  # not used without an offer
+    context = cast(SignalingContext, SimpleNamespace(clock=time.monotonic))  # no offer: no more
     socket = GuestSocket(websocket, cast(Interview, interview), context)
     with logged_errors() as errors:
         await socket.serve()
