@@ -2,9 +2,9 @@
 and both sockets.
 
 JSON values mix the awkward (NaN, 10^30, lone surrogates, U+0000, 100,000 levels of
-nesting, megabyte strings) with the plausible, so that some inputs get past validation and
-reach the stores. `fuzz_examples` scales each test's example count with the Hypothesis
-profile (`ci` by default, `deep` for a long run: see tests/conftest.py).
+nesting, strings of tens of kilobytes) with the plausible, so that some inputs get past
+validation and reach the stores. `run_examples` scales each run's example count with the
+Hypothesis profile (`ci` by default, `deep` for a long run: see tests/conftest.py).
 """
 
 from __future__ import annotations
