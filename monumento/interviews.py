@@ -6,6 +6,7 @@ import ssl
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +59,9 @@ class StoreInterviewPersistence:
 
     async def claim_start(self, session_id: uuid.UUID) -> bool:
         return await self._sessions.claim_start(session_id)
+
+    async def claim_stale_start(self, session_id: uuid.UUID, older_than: timedelta) -> bool:
+        return await self._sessions.claim_stale_start(session_id, older_than)
 
     async def release_start(self, session_id: uuid.UUID) -> None:
         await self._sessions.release_start(session_id)

@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
 from director.bus import InterviewBus
@@ -23,6 +24,9 @@ from rtc.turns import InterviewPhase
 logger = logging.getLogger(__name__)
 
 DIRECTOR_DRAIN_S = 5.0
+# A start claim this old, of a session still `created` whose interview runs nowhere, was
+# left by a process that died before any media flowed (a live claimer leases within ms).
+STALE_START = timedelta(seconds=60)
 FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
 BridgeFactory = Callable[[HostBrief], HostBridge]
 VideoPolicy = Callable[[HostBrief], bool]
@@ -51,6 +55,10 @@ class InterviewPersistence(NoteKeeper, Protocol):
 
     async def claim_start(self, session_id: uuid.UUID) -> bool:
         """Mark the interview started unless it ever was; True for the one caller that did."""
+        ...
+
+    async def claim_stale_start(self, session_id: uuid.UUID, older_than: timedelta) -> bool:
+        """Take over a claim older than `older_than` of a session still `created`."""
         ...
 
     async def release_start(self, session_id: uuid.UUID) -> None:
@@ -167,7 +175,12 @@ class InterviewRegistry:
                     "interview_elsewhere",
                     "This interview runs on another server of this deployment: rejoin there",
                 )
-            raise JoinRefused("interview_over", "This interview has already taken place")
+            # Claimed, still `created`, running nowhere: the claimer died before any media
+            # flowed. Past the moment a live claimer takes its lease, the guest may start.
+            if request.status != "created" or not await self._persistence.claim_stale_start(
+                session_id, STALE_START
+            ):
+                raise JoinRefused("interview_over", "This interview has already taken place")
         recorder = self._recorders(session_id) if self._recorders else None
         try:
             if recorder is not None:

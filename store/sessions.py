@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, insert, select, update
@@ -196,6 +196,22 @@ class SessionStore:
         statement = (
             update(sessions)
             .where(sessions.c.id == session_id, sessions.c.started_at.is_(None))
+            .values(started_at=utc_now())
+        )
+        async with self._engine.begin() as connection:
+            return (await connection.execute(statement)).rowcount == 1
+
+    async def claim_stale_start(self, session_id: uuid.UUID, older_than: timedelta) -> bool:
+        """Take over a start claimed more than `older_than` ago by a process that died
+        before any media flowed (the status is still `created`); True for the one caller
+        that did. Only for a session whose interview runs nowhere (the caller checks)."""
+        statement = (
+            update(sessions)
+            .where(
+                sessions.c.id == session_id,
+                sessions.c.status == "created",
+                sessions.c.started_at < utc_now() - older_than,
+            )
             .values(started_at=utc_now())
         )
         async with self._engine.begin() as connection:

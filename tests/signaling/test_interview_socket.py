@@ -14,15 +14,19 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
 from monumento.app import create_app
 from recorder.manifest import session_media_dir
+from rtc.registry import STALE_START
 from signaling.budget import CANDIDATE_BURST, OFFER_BURST
+from store import schema
 from tests.conftest import FakeClock, make_settings, register, until
 from tests.live_server import LiveServer, serve
 from tests.media.speech import speech_pcm
@@ -454,6 +458,29 @@ async def test_an_interview_that_never_received_media_may_be_joined_again(
             assert state["type"] == "state", state
         finally:
             await again.close()
+
+
+async def test_a_start_left_by_a_crashed_node_before_any_media_does_not_lock_the_session(
+    server: LiveServer,
+) -> None:
+    token, _, session_id = await new_session(server)
+    sessions, database = server.app.state.api.sessions, server.app.state.api.database
+    assert await sessions.claim_start(uuid.UUID(session_id))  # and then the node died
+    fresh = await refused_join(server, session_id, token)  # a live claimer may lease yet
+    assert fresh["code"] == "interview_over"
+    async with database.engine.begin() as connection:
+        await connection.execute(
+            update(schema.sessions)
+            .where(schema.sessions.c.id == uuid.UUID(session_id))
+            .values(started_at=datetime.now(UTC) - 2 * STALE_START)
+        )
+    guest = GuestClient(socket_url(server, session_id, token))
+    try:
+        await guest.connect()
+        state = await guest.wait_for(lambda e: e["type"] in ("state", "error"))
+        assert state["type"] == "state", state
+    finally:
+        await guest.close()
 
 
 async def test_offers_and_candidates_over_their_budget_are_refused_and_the_socket_stays_open(
