@@ -64,7 +64,7 @@ class DrainingServer(uvicorn.Server):
         try:
             await super().serve(sockets)
         finally:
-            if self._draining is not None:  # a second signal cut the drain short
+            if self._draining is not None:  # still waiting when a second signal cut it short
                 self._draining.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._draining

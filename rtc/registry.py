@@ -144,8 +144,14 @@ class InterviewRegistry:
         self._draining = True
 
     async def wait_until_empty(self) -> None:
-        """Return once no interview runs on this process."""
-        await self._empty.wait()
+        """Return once no interview runs or is being started on this process."""
+        while True:
+            if self._starting:  # a start begun before `drain` may still bring one
+                await asyncio.wait(list(self._starting.values()))
+            elif self._interviews:
+                await self._empty.wait()
+            else:
+                return
 
     async def join(self, request: InterviewRequest) -> Interview:
         """The session's interview with the guest's place claimed, started if need be.
