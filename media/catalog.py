@@ -93,9 +93,18 @@ class RecordingCatalog:
 
     async def backfill(self, media_dir: Path) -> int:
         """Publish the recordings in `media_dir` the database does not list yet (those made
-        before the catalog existed); returns how many folders were missing."""
+        before the catalog existed); returns how many folders were missing.
+
+        Never raises: a node starts (and `/readyz` says what fails) without its database.
+        """
         folders = await asyncio.to_thread(_session_ids, media_dir)
-        missing = set(folders) - await self._store.listed(folders)
+        if not folders:
+            return 0
+        try:
+            missing = set(folders) - await self._store.listed(folders)
+        except Exception:  # published at the next start instead; served from disk meanwhile
+            logger.exception("the recordings in %s were not checked for listing", media_dir)
+            return 0
         for session_id in sorted(missing):
             await self.publish(session_id)
         return len(missing)

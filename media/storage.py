@@ -3,6 +3,7 @@
 Every backend keeps the recording in the session folder on this machine
 (`{DATA_DIR}/media/{session_id}/`, see `recorder/manifest.py`), where the recorder writes it;
 a remote backend (`media/s3.py`) mirrors the finished files and serves them from there.
+Other nodes learn what a folder holds from the recording catalog (`media/catalog.py`).
 """
 
 from __future__ import annotations

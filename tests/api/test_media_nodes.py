@@ -173,6 +173,8 @@ async def test_local_files_on_another_nodes_disk_are_a_clear_503(
         other = f"{session_id}/final/other.mp4"
         unlisted = await b.get(f"/media/{other}?{context(b_app).media_signer.query(other)}")
         assert (unlisted.status_code, unlisted.json()["code"]) == (404, "not_found")
+        document = (await b.get("/openapi.json")).json()
+        assert "503" in document["paths"]["/media/{sessionId}/{path}"]["get"]["responses"]
 
 
 async def test_nodes_that_share_data_dir_serve_each_others_files(

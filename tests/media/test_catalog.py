@@ -97,5 +97,9 @@ async def test_a_database_that_does_not_answer_never_stops_a_recording(
         assert f"the recording of {session_id} is not listed" in caplog.text
         found = await catalog.find(session_id)  # this node still reads its own disk
         assert found is not None and found.files == FINISHED
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="media.catalog"):
+            assert await catalog.backfill(tmp_path / "media") == 0  # the node still starts
+        assert "were not checked for listing" in caplog.text
     finally:
         await unreachable.close()
