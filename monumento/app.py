@@ -41,6 +41,8 @@ from auth.passwords import Passwords
 from auth.revocation_cache import MemoryRevocationCache, RedisRevocationCache
 from auth.revocations import RevocationCache, Revocations
 from auth.tokens import TokenSigner
+from cluster.leases import Leases
+from cluster.stores import LeaseStore, MemoryLeaseStore, RedisLeaseStore
 from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
@@ -157,8 +159,11 @@ def create_app(
         StoreJobHooks(sessions, messages, notes, media, settings.public_base_url),
     )
     bus: InterviewBus = LocalBus()
+    lease_store: LeaseStore = MemoryLeaseStore()
     if redis is not None:
-        bus = RedisBus(redis, settings.redis_key_prefix, settings.node_id or uuid.uuid4().hex)
+        bus = RedisBus(redis, settings.redis_key_prefix)
+        lease_store = RedisLeaseStore(redis, settings.redis_key_prefix)
+    leases = Leases(lease_store, settings.node_id or uuid.uuid4().hex)
     registry = build_registry(
         settings,
         sessions,
@@ -166,6 +171,7 @@ def create_app(
         synthesizer,
         transcriber,
         recorder_io,
+        leases,
         bus,
         notes,
         finalisation.enqueue,
@@ -270,7 +276,7 @@ def create_app(
         ),
     )
     app.state.director = DirectorContext(
-        sessions=sessions, messages=messages, bus=bus, policy=socket_policy
+        sessions=sessions, messages=messages, bus=bus, leases=leases, policy=socket_policy
     )
     app.state.signaling = SignalingContext(
         registry=registry,
