@@ -93,6 +93,11 @@ class HeldLease:
             )
         return self.state
 
+    async def confirm(self) -> bool:
+        """Renew now, before a write that must be the owner's: False once the lease is lost
+        (an unanswered renewal leaves it ours)."""
+        return await self.renew() is not LeaseState.LOST
+
     async def release(self) -> None:
         """Stop renewing and delete the lease, if it is still ours."""
         if self._renewer is not None:

@@ -67,6 +67,10 @@ class Tenure(Protocol):
         """Return once the tenure is lost (never, if it is released first)."""
         ...
 
+    async def confirm(self) -> bool:
+        """Check with the other nodes now (a renewal): False once the tenure is lost."""
+        ...
+
     async def release(self) -> None:
         """Give the interview up (it has ended here); never another node's tenure."""
         ...
@@ -218,7 +222,8 @@ class InterviewRegistry:
         try:
             return await self._begin_owned(request, tenure)
         except BaseException:
-            await tenure.release()
+            if session_id not in self._interviews:  # once started, its run releases it
+                await tenure.release()
             raise
 
     async def _begin_owned(self, request: InterviewRequest, tenure: Tenure) -> Interview:
@@ -259,7 +264,8 @@ class InterviewRegistry:
 
         async def on_phase(phase: InterviewPhase) -> None:
             nonlocal went_live
-            if tenure.lost:  # the session is another node's: its status, its recording
+            # The session's lasting writes (its status, its recording) only while it is ours.
+            if not await tenure.confirm():
                 if phase is InterviewPhase.ENDED and interview.recorder is not None:
                     await interview.recorder.set_aside()
                 return

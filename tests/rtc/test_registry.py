@@ -180,15 +180,12 @@ async def test_two_nodes_joined_at_once_start_one_interview(deployment: Deployme
     assert await deployment.redis.get(deployment.lease_key(session.id)) is None  # released
 
 
-async def test_the_node_that_lost_the_lease_ends_its_interview_and_writes_nothing_more(
-    deployment: Deployment, caplog: pytest.LogCaptureFixture
-) -> None:
+async def taken_over(deployment: Deployment) -> tuple[SessionRecord, Interview, Interview]:
     """Redis restarts (every lease gone) while node a's interview waits for its first media,
-    past the stale-start minute; a rejoin through node b then takes the interview over."""
-    a, b = deployment.a, deployment.b
+    past the stale-start minute; a rejoin through node b then takes the interview over.
+    Returns the session, a's interview and b's."""
     session = await deployment.new_session()
-    on_a = await a.registry.join(request_of(session))
-    seen = on_a.subscribe()
+    on_a = await deployment.a.registry.join(request_of(session))
     await deployment.redis.delete(deployment.lease_key(session.id))  # Redis restarted
     async with deployment.database.engine.begin() as connection:  # a's claim is stale now
         await connection.execute(
@@ -196,7 +193,16 @@ async def test_the_node_that_lost_the_lease_ends_its_interview_and_writes_nothin
             .where(schema.sessions.c.id == session.id)
             .values(started_at=datetime.now(UTC) - STALE_START * 2)
         )
-    on_b = await b.registry.join(request_of(session))
+    on_b = await deployment.b.registry.join(request_of(session))
+    return session, on_a, on_b
+
+
+async def test_the_node_that_lost_the_lease_ends_its_interview_and_writes_nothing_more(
+    deployment: Deployment, caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = deployment.a, deployment.b
+    session, on_a, on_b = await taken_over(deployment)
+    seen = on_a.subscribe()
     claimed_by_b = (await deployment.sessions.get(session.id)).started_at  # type: ignore[union-attr]
 
     a.renewals.tick()  # a's next renewal finds b's lease
@@ -209,6 +215,27 @@ async def test_the_node_that_lost_the_lease_ends_its_interview_and_writes_nothin
     assert {"type": "error", "code": "interview_elsewhere"}.items() <= told[1].items()
     assert told[-1]["state"] == "ended"
     assert "lost, another node owns the interview now" in caplog.text
+    await assert_untouched_by_a(deployment, session, claimed_by_b)
+
+
+async def test_an_interview_ending_before_the_next_renewal_still_writes_nothing(
+    deployment: Deployment,
+) -> None:
+    """The guest on node a leaves before a's next renewal: its last writes check first."""
+    session, on_a, _ = await taken_over(deployment)
+    claimed_by_b = (await deployment.sessions.get(session.id)).started_at  # type: ignore[union-attr]
+    on_a.end("the guest ended the interview")
+    async with asyncio.timeout(30):
+        await deployment.a.registry.wait_until_empty()
+    assert deployment.a.renewals.asked == [deployment.a.renewals.asked[0]]  # no renewal ran
+    await assert_untouched_by_a(deployment, session, claimed_by_b)
+
+
+async def assert_untouched_by_a(
+    deployment: Deployment, session: SessionRecord, claimed_by_b: datetime | None
+) -> None:
+    """Node a left the session as node b made it: b's start claim, lease and recording."""
+    a, b = deployment.a, deployment.b
     after = await deployment.sessions.get(session.id)
     assert after is not None
     assert after.started_at == claimed_by_b  # a did not undo b's start claim
