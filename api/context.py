@@ -26,6 +26,8 @@ class ApiContext:
     sessions: SessionStore
     messages: MessageStore
     readiness_checks: dict[str, ReadinessCheck]
+    # True once SIGTERM drains the node: `/readyz` answers 503 so new guests go elsewhere.
+    draining: Callable[[], bool]
     # Recorded media (api/media_routes.py): where it is kept, and the signer of its URLs.
     media: MediaStorage
     media_signer: MediaSigner

@@ -47,6 +47,7 @@ from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
 from media.build import build_media_storage
+from monumento.drain import NodeDrain
 from monumento.finalisation import StoreJobHooks
 from monumento.interviews import SharedTranscriber, build_registry
 from recorder.jobs import FinalisationQueue, pending_recordings
@@ -263,10 +264,12 @@ def create_app(
         sessions=sessions,
         messages=messages,
         readiness_checks=readiness,
+        draining=lambda: registry.draining,
         media=media,
         media_signer=media_signer,
     )
     app.state.finalisation = finalisation
+    app.state.drain = NodeDrain(registry, finalisation, settings.drain_timeout_seconds)
     # Shared by both sockets: the per-user cap counts guest and director sockets together.
     socket_policy = SocketPolicy(
         origins=OriginPolicy(settings.cors_origins),
