@@ -28,7 +28,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     redis_url: str | None = None
     redis_key_prefix: str = "monumento"
-    node_id: str | None = None  # names this process in the Redis registry (default: random)
+    node_id: str | None = None  # names this node in its interviews' leases (default: random)
     migrate_on_start: bool = True
 
     jwt_secret: SecretStr | None = Field(default=None, min_length=32)

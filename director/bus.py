@@ -1,8 +1,8 @@
 """How interview events reach directors and director commands reach the interview's node.
 
 `LocalBus` does it inside one process; `RedisBus` across nodes, with Redis pub/sub for the
-two streams and a key per live interview naming its node (kept alive while it runs). Both
-deliver each stream in publication order, everything published once a subscription is entered.
+two streams. Both deliver each stream in publication order, everything published once a
+subscription is entered. Which node runs an interview is for its lease to say (`cluster`).
 """
 
 from __future__ import annotations
@@ -24,11 +24,10 @@ logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 QUEUE = 1024
-LEASE_S = 15
 
 
 class InterviewBus(Protocol):
-    """Events out of an interview, commands into it, and where it runs."""
+    """Events out of an interview, commands into it."""
 
     async def publish_event(self, session_id: str, event: Message) -> None: ...
 
@@ -42,12 +41,6 @@ class InterviewBus(Protocol):
         self, session_id: str
     ) -> contextlib.AbstractAsyncContextManager[AsyncIterator[Message]]: ...
 
-    async def claim(self, session_id: str) -> None: ...
-
-    async def release(self, session_id: str) -> None: ...
-
-    async def is_live(self, session_id: str) -> bool: ...
-
 
 async def _drain(queue: asyncio.Queue[Message]) -> AsyncIterator[Message]:
     while True:
@@ -59,7 +52,6 @@ class LocalBus:
 
     def __init__(self) -> None:
         self._subscribers: dict[str, set[asyncio.Queue[Message]]] = defaultdict(set)
-        self._live: set[str] = set()
 
     async def publish_event(self, session_id: str, event: Message) -> None:
         self._deliver(f"events:{session_id}", event)
@@ -76,15 +68,6 @@ class LocalBus:
     async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
         async with self._subscription(f"commands:{session_id}") as stream:
             yield stream
-
-    async def claim(self, session_id: str) -> None:
-        self._live.add(session_id)
-
-    async def release(self, session_id: str) -> None:
-        self._live.discard(session_id)
-
-    async def is_live(self, session_id: str) -> bool:
-        return session_id in self._live
 
     def _deliver(self, channel: str, message: Message) -> None:
         for queue in self._subscribers.get(channel, ()):
@@ -105,13 +88,11 @@ class LocalBus:
 
 
 class RedisBus:
-    """Many nodes: Redis pub/sub channels and a lease key per live interview."""
+    """Many nodes: Redis pub/sub channels, one per stream of each interview."""
 
-    def __init__(self, redis: Redis, prefix: str, node_id: str) -> None:
+    def __init__(self, redis: Redis, prefix: str) -> None:
         self._redis = redis
         self._prefix = prefix
-        self._node_id = node_id
-        self._leases: dict[str, asyncio.Task[None]] = {}
 
     async def publish_event(self, session_id: str, event: Message) -> None:
         await self._redis.publish(self._channel("events", session_id), json.dumps(event))
@@ -129,34 +110,8 @@ class RedisBus:
         async with self._subscription(self._channel("commands", session_id)) as stream:
             yield stream
 
-    async def claim(self, session_id: str) -> None:
-        await self._redis.set(self._lease(session_id), self._node_id, ex=LEASE_S)
-        self._leases[session_id] = asyncio.create_task(self._renew(session_id))
-
-    async def release(self, session_id: str) -> None:
-        task = self._leases.pop(session_id, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await self._redis.delete(self._lease(session_id))
-
-    async def is_live(self, session_id: str) -> bool:
-        return bool(await self._redis.exists(self._lease(session_id)))
-
-    async def _renew(self, session_id: str) -> None:
-        while True:
-            await asyncio.sleep(LEASE_S / 3)
-            try:
-                await self._redis.set(self._lease(session_id), self._node_id, ex=LEASE_S)
-            except Exception:
-                logger.exception("could not renew the lease of interview %s", session_id)
-
     def _channel(self, kind: str, session_id: str) -> str:
         return f"{self._prefix}:interview:{session_id}:{kind}"
-
-    def _lease(self, session_id: str) -> str:
-        return f"{self._prefix}:interview:{session_id}:node"
 
     @asynccontextmanager
     async def _subscription(self, channel: str) -> AsyncIterator[AsyncIterator[Message]]:

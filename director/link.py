@@ -1,8 +1,9 @@
 """The interview's side of director mode: its events out to the bus, commands in to the host.
 
-Runs beside each live interview on the node that holds the guest's media. Every command is
-applied in arrival order, stored with its offset on the interview clock, and answered with
-an `ack` (or an `error`) addressed to the director connection that sent it.
+Runs beside each live interview on the node that holds the guest's media (`directing`, which
+the composition root enters around each interview). Every command is applied in arrival
+order, stored with its offset on the interview clock, and answered with an `ack` (or an
+`error`) addressed to the director connection that sent it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Protocol
 
 from director.bus import InterviewBus, Message
@@ -20,6 +22,8 @@ from rtc.interview import Interview
 from rtc.turns import InterviewPhase
 
 logger = logging.getLogger(__name__)
+
+DRAIN_S = 5.0
 
 
 class NoteKeeper(Protocol):
@@ -35,6 +39,27 @@ class NoteKeeper(Protocol):
         now: bool,
         relative_offset_ms: int,
     ) -> None: ...
+
+
+@asynccontextmanager
+async def directing(
+    interview: Interview, bus: InterviewBus, notes: NoteKeeper
+) -> AsyncIterator[None]:
+    """Serve the interview's directors while the block runs. A block that ends normally
+    (the interview has ended) lets the last events reach them first, up to 5 s; one that
+    raises (this node lost the interview) stops at once: nothing more is published."""
+    directors = asyncio.create_task(serve_directors(interview, bus, notes))
+    try:
+        yield
+        try:
+            async with asyncio.timeout(DRAIN_S):
+                await directors
+        except TimeoutError:
+            logger.warning("the last events of %s did not all reach the bus", interview.session_id)
+    finally:
+        directors.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await directors
 
 
 async def serve_directors(interview: Interview, bus: InterviewBus, notes: NoteKeeper) -> None:
@@ -59,7 +84,7 @@ async def _apply_commands(
 
 
 async def _publish_events(interview: Interview, bus: InterviewBus) -> None:
-    subscription = interview.hub.subscribe()
+    subscription = interview.subscribe(with_state=False)
     try:
         async for event in subscription:
             await bus.publish_event(str(interview.session_id), event)
@@ -73,16 +98,16 @@ async def _apply(interview: Interview, command: Message, notes: NoteKeeper) -> M
             "The interview is not live: notes can only be sent while it runs", "not_live"
         )
     kind = command.get("kind")
-    offset = interview.clock.elapsed_ms()
+    offset = interview.elapsed_ms()
     user = command.get("user")
     user_id = uuid.UUID(user) if isinstance(user, str) else None
     try:
         if kind == "inject":
             text, now = str(command["text"]), bool(command.get("now"))
-            await interview.bridge.inject(text, now=now)
+            await interview.take_note(text, now=now)
         elif kind == "topics":
             topics = [str(topic) for topic in command["topics"]]
-            await interview.bridge.set_topics(topics)
+            await interview.set_topics(topics)
             text, now = "; ".join(topics), False
         else:
             return error_event(f"Unknown command {kind!r}", "unknown_type")

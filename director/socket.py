@@ -19,6 +19,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from auth.roles import Principal, may_direct
+from cluster.leases import Leases
 from director.bus import InterviewBus, Message
 from director.limits import NoteRateLimit
 from director.protocol import Inject, Topics, parse_director_message
@@ -35,11 +36,13 @@ LIVENESS_CHECK_S = 2.0
 
 @dataclass(frozen=True, slots=True)
 class DirectorContext:
-    """What director sockets need: sessions, their transcripts, the bus, the socket policy."""
+    """What director sockets need: sessions, their transcripts, the bus, where interviews
+    are live (their leases), the socket policy."""
 
     sessions: SessionStore
     messages: MessageStore
     bus: InterviewBus
+    leases: Leases
     policy: SocketPolicy
 
 
@@ -60,7 +63,7 @@ async def director_socket(websocket: WebSocket) -> None:
     if session is None or not may_direct(principal, session.user_id):
         await refuse(websocket, "not_found", "Session not found", 4404)
         return
-    if not await context.bus.is_live(str(session.id)):
+    if not await context.leases.is_live(session.id):
         await refuse(
             websocket, "not_live", "The interview is not live: open the console once it runs", 4409
         )
@@ -108,10 +111,9 @@ class DirectorConsole:
     async def _close_once_not_live(self) -> None:
         """Close the console once the interview's lease is gone: an interview that ended
         between the liveness check and the subscription published its last event unseen."""
-        session = str(self._session_id)
         while True:  # the lease lives in Redis on another node: nothing to wait on but it
             await asyncio.sleep(LIVENESS_CHECK_S)
-            if not await self._context.bus.is_live(session):
+            if not await self._context.leases.is_live(self._session_id):
                 break
         if self._websocket.client_state is WebSocketState.CONNECTED:
             await refuse(self._websocket, "not_live", "The interview has ended", 4409)

@@ -41,6 +41,8 @@ from auth.passwords import Passwords
 from auth.revocation_cache import MemoryRevocationCache, RedisRevocationCache
 from auth.revocations import RevocationCache, Revocations
 from auth.tokens import TokenSigner
+from cluster.leases import Leases
+from cluster.stores import LeaseStore, MemoryLeaseStore, RedisLeaseStore
 from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
@@ -163,8 +165,11 @@ def create_app(
         StoreJobHooks(sessions, messages, notes, media, catalog, settings.public_base_url),
     )
     bus: InterviewBus = LocalBus()
+    lease_store: LeaseStore = MemoryLeaseStore()
     if redis is not None:
-        bus = RedisBus(redis, settings.redis_key_prefix, node_id)
+        bus = RedisBus(redis, settings.redis_key_prefix)
+        lease_store = RedisLeaseStore(redis, settings.redis_key_prefix)
+    leases = Leases(lease_store, node_id)
     registry = build_registry(
         settings,
         sessions,
@@ -172,6 +177,7 @@ def create_app(
         synthesizer,
         transcriber,
         recorder_io,
+        leases,
         bus,
         notes,
         finalisation.enqueue,
@@ -282,7 +288,7 @@ def create_app(
         ),
     )
     app.state.director = DirectorContext(
-        sessions=sessions, messages=messages, bus=bus, policy=socket_policy
+        sessions=sessions, messages=messages, bus=bus, leases=leases, policy=socket_policy
     )
     app.state.signaling = SignalingContext(
         registry=registry,

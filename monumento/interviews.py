@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
+from cluster.leases import HeldLease, Leases
 from config import Settings
 from director.bus import InterviewBus
+from director.link import NoteKeeper, directing
 from recorder.manifest import session_media_dir
 from recorder.session import SessionRecorder
 from rtc.audio import load_clip
@@ -21,7 +24,7 @@ from rtc.bridge.brief import HostBrief
 from rtc.bridge.offline.host import OfflineHost
 from rtc.bridge.offline.speech import SpeechSynthesizer
 from rtc.bridge.offline.transcriber import Transcriber, build_transcriber
-from rtc.interview import VadSettings
+from rtc.interview import Interview, VadSettings
 from rtc.mixer import OneShotSource
 from rtc.peers.ice import IcePolicy, install_ice_policy, parse_host_addresses, parse_port_range
 from rtc.registry import (
@@ -88,6 +91,23 @@ class StoreInterviewPersistence:
             now=now,
             relative_offset_ms=relative_offset_ms,
         )
+
+
+class NodeHooks:
+    """Each interview of this node: its lease (one owner in the deployment), its directors."""
+
+    def __init__(self, leases: Leases, bus: InterviewBus, notes: NoteKeeper) -> None:
+        self._leases = leases
+        self._bus = bus
+        self._notes = notes
+
+    async def take(self, session_id: uuid.UUID) -> HeldLease | None:
+        return await self._leases.take(session_id)
+
+    @asynccontextmanager
+    async def serve(self, interview: Interview) -> AsyncIterator[None]:
+        async with directing(interview, self._bus, self._notes):
+            yield
 
 
 class SharedTranscriber:
@@ -193,19 +213,22 @@ def build_registry(
     synthesizer: SpeechSynthesizer,
     transcriber: SharedTranscriber,
     recorder_io: Executor,
+    leases: Leases,
     bus: InterviewBus,
     notes: DirectorNoteStore,
     on_recorded: Callable[[uuid.UUID], None],
     hosts: BridgeFactory | None = None,
     on_manifest: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> InterviewRegistry:
-    """The process's interview registry, with ICE set up as the settings say."""
+    """The process's interview registry, with ICE set up as the settings say; each
+    interview holds its lease in `leases` and serves its directors over `bus`."""
     install_ice_policy(
         IcePolicy(
             host_addresses=parse_host_addresses(settings.rtc_host_addresses),
             port_range=parse_port_range(settings.rtc_udp_ports),
         )
     )
+    persistence = StoreInterviewPersistence(sessions, messages, notes)
     return InterviewRegistry(
         bridge_factory=hosts or bridge_factory(settings, synthesizer, transcriber),
         sources=intro_sources(settings.intro_sting_path),
@@ -216,8 +239,8 @@ def build_registry(
             on_change=None if on_manifest is None else partial(on_manifest, session_id),
         ),
         on_recorded=on_recorded,
-        persistence=StoreInterviewPersistence(sessions, messages, notes),
-        bus=bus,
+        persistence=persistence,
+        hooks=NodeHooks(leases, bus, persistence),
         settings=RegistrySettings(
             vad=VadSettings(
                 aggressiveness=settings.vad_aggressiveness,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from recorder.wav import WavWriter
 logger = logging.getLogger(__name__)
 
 FLUSH_S = 1.0
+SUPERSEDED_DIR = ".superseded"
 # What libopus emits for 20 ms of digital silence (CELT, fullband, stereo): a 3-byte packet.
 OPUS_SILENCE = bytes.fromhex("fcfffe")
 
@@ -106,7 +108,22 @@ class SessionRecorder:
         if self._on_change is not None:
             await self._on_change()
 
+    async def set_aside(self) -> None:
+        """Close the recording and move it out of the session's place, to
+        `media/.superseded/<session id>-<random>/`: another node owns the interview now, so
+        this part is neither finalised nor served, only kept for an operator to look at."""
+        await self.close()
+        await asyncio.get_running_loop().run_in_executor(self._executor, self._move_aside)
+
     # On the recorder thread
+
+    def _move_aside(self) -> None:
+        if not self.folder.exists():
+            return
+        target = self.folder.parent / SUPERSEDED_DIR / f"{self.folder.name}-{uuid.uuid4().hex[:8]}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.folder.rename(target)
+        logger.warning("the recording of %s was set aside in %s", self.manifest.session_id, target)
 
     def _write(
         self, audio: list[tuple[bytes, int]], video: list[tuple[int, bytes]], host: bytes

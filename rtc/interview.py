@@ -17,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiortc.mediastreams import MediaStreamError
 
@@ -208,11 +209,31 @@ class Interview:
         elif mime_type == "video/VP8":
             self.recorder.guest_video.add(timestamp, data, arrival_s)
 
-    def subscribe(self) -> Subscription:
-        """Every event of the interview from now on (plus the current state at once)."""
+    def subscribe(self, *, with_state: bool = True) -> Subscription:
+        """Every event of the interview from now on (and the current state at once, unless
+        `with_state` is False: a relay that only forwards what happens)."""
         subscription = self.hub.subscribe()
-        subscription.offer(self._state())
+        if with_state:
+            subscription.offer(self._state())
         return subscription
+
+    # Steering (director notes)
+
+    def elapsed_ms(self) -> int:
+        """Where the interview stands on its clock (0 before the first media)."""
+        return self.clock.elapsed_ms()
+
+    async def take_note(self, text: str, *, now: bool) -> None:
+        """A director's note for the host: asked next, or at once with `now`."""
+        await self.bridge.inject(text, now=now)
+
+    async def set_topics(self, topics: list[str]) -> None:
+        """Replace the topics the host works through."""
+        await self.bridge.set_topics(topics)
+
+    def host_report(self) -> dict[str, Any]:
+        """What the host's connection went through (empty: nothing worth keeping)."""
+        return self.bridge.report()
 
     def end(self, reason: str) -> None:
         """Finish the interview (the guest said so, time ran out, the guest never came back)."""
@@ -220,6 +241,16 @@ class Interview:
             logger.info("interview %s ending: %s", self.session_id, reason)
             self.hub.publish(self._state())
         self._stop.set()
+
+    def hand_over(self) -> None:
+        """Another node owns the interview now: tell the guest, then end it here."""
+        self.hub.publish(
+            error_event(
+                "This interview continues on another server of this deployment: rejoin",
+                "interview_elsewhere",
+            )
+        )
+        self.end("another node owns the interview now")
 
     # The interview's life
 

@@ -1,4 +1,10 @@
-"""The live interviews of this process, one per session, each run by a task the registry owns."""
+"""The live interviews of this process, one per session, each run by a task the registry owns.
+
+An interview starts only on the node that takes its tenure (a lease across nodes) and marks
+the session started in the database; the composition root says what a tenure is and what runs
+beside each interview (`InterviewHooks`). A node that loses an interview's tenure ends it at
+once and writes nothing more of it: another node owns it now.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,11 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol
 
-from director.bus import InterviewBus
-from director.link import NoteKeeper, serve_directors
 from recorder.files import RecordingExistsError
 from recorder.session import SessionRecorder
 from rtc.bridge.base import HostBridge
@@ -23,9 +28,8 @@ from rtc.turns import InterviewPhase
 
 logger = logging.getLogger(__name__)
 
-DIRECTOR_DRAIN_S = 5.0
-# A start claim this old, of a session still `created` whose interview runs nowhere, was
-# left by a process that died before any media flowed (a live claimer leases within ms).
+# A start claim this old, of a session still `created` whose interview runs nowhere (no
+# tenure), was left by a process that died before any media flowed.
 STALE_START = timedelta(seconds=60)
 FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
 BridgeFactory = Callable[[HostBrief], HostBridge]
@@ -50,8 +54,47 @@ class JoinRefused(Exception):
         self.code = code
 
 
-class InterviewPersistence(NoteKeeper, Protocol):
-    """Where interviews leave their mark: transcript lines, the status, director notes."""
+class Tenure(Protocol):
+    """This node's hold on one interview (across nodes: a lease); lost when another node
+    takes the interview over."""
+
+    @property
+    def lost(self) -> bool:
+        """Whether another node owns the interview now."""
+        ...
+
+    async def wait_lost(self) -> None:
+        """Return once the tenure is lost (never, if it is released first)."""
+        ...
+
+    async def confirm(self) -> bool:
+        """Check with the other nodes now (a renewal): False once the tenure is lost."""
+        ...
+
+    async def release(self) -> None:
+        """Give the interview up (it has ended here); never another node's tenure."""
+        ...
+
+
+class InterviewHooks(Protocol):
+    """What the composition root adds to each interview: its tenure and what runs beside it."""
+
+    async def take(self, session_id: uuid.UUID) -> Tenure | None:
+        """Make this node the interview's owner; None when another node is."""
+        ...
+
+    def serve(self, interview: Interview) -> AbstractAsyncContextManager[None]:
+        """Entered around the interview's run (director serving). The block raises when
+        this node lost the interview: stop at once then, publishing nothing more."""
+        ...
+
+
+class InterviewLost(Exception):
+    """Another node took the interview over (raised into `InterviewHooks.serve`)."""
+
+
+class InterviewPersistence(Protocol):
+    """Where interviews leave their mark: transcript lines, the status, the host's report."""
 
     async def claim_start(self, session_id: uuid.UUID) -> bool:
         """Mark the interview started unless it ever was; True for the one caller that did."""
@@ -104,14 +147,14 @@ class InterviewRegistry:
         bridge_factory: BridgeFactory,
         persistence: InterviewPersistence,
         settings: RegistrySettings,
-        bus: InterviewBus,
+        hooks: InterviewHooks,
         sources: Callable[[], list[OneShotSource]] = list,
         recorders: Callable[[uuid.UUID], SessionRecorder] | None = None,
         on_recorded: Callable[[uuid.UUID], None] | None = None,
     ) -> None:
         self._bridge_factory = bridge_factory
         self._persistence = persistence
-        self._bus = bus
+        self._hooks = hooks
         self._settings = settings
         self._sources = sources
         self._recorders = recorders
@@ -156,8 +199,9 @@ class InterviewRegistry:
     async def join(self, request: InterviewRequest) -> Interview:
         """The session's interview with the guest's place claimed, started if need be.
 
-        An interview runs once: it starts only for the join that marks the session started
-        in the database, and never where the session's recording already exists.
+        An interview runs once, on one node: it starts only for the join that takes its
+        tenure and then marks the session started in the database, and never where the
+        session's recording already exists.
         """
         interview = self._interviews.get(request.session_id)
         if interview is None:
@@ -193,23 +237,33 @@ class InterviewRegistry:
 
     async def _begin(self, request: InterviewRequest) -> Interview:
         session_id = request.session_id
-        if not await self._persistence.claim_start(session_id):
-            if await self._bus.is_live(str(session_id)):
-                raise JoinRefused(
-                    "interview_elsewhere",
-                    "This interview runs on another server of this deployment: rejoin there",
-                )
-            # Claimed, still `created`, running nowhere: the claimer died before any media
-            # flowed. Past the moment a live claimer takes its lease, the guest may start.
-            if request.status != "created" or not await self._persistence.claim_stale_start(
-                session_id, STALE_START
-            ):
-                raise JoinRefused("interview_over", "This interview has already taken place")
+        tenure = await self._hooks.take(session_id)
+        if tenure is None:
+            raise JoinRefused(
+                "interview_elsewhere",
+                "This interview runs on another server of this deployment: rejoin there",
+            )
+        try:
+            return await self._begin_owned(request, tenure)
+        except BaseException:
+            if session_id not in self._interviews:  # once started, its run releases it
+                await tenure.release()
+            raise
+
+    async def _begin_owned(self, request: InterviewRequest, tenure: Tenure) -> Interview:
+        session_id = request.session_id
+        # Claimed, still `created`, with no tenure anywhere (this node holds it now): the
+        # claimer died before any media flowed; once the claim is stale, the guest may start.
+        if not await self._persistence.claim_start(session_id) and (
+            request.status != "created"
+            or not await self._persistence.claim_stale_start(session_id, STALE_START)
+        ):
+            raise JoinRefused("interview_over", "This interview has already taken place")
         recorder = self._recorders(session_id) if self._recorders else None
         try:
             if recorder is not None:
                 await recorder.open()
-            interview = self._start(request, recorder)
+            interview = self._start(request, recorder, tenure)
         except RecordingExistsError as error:
             logger.error("interview %s not started: %s", session_id, error)
             raise JoinRefused(
@@ -221,21 +275,29 @@ class InterviewRegistry:
         await interview.wait_running()
         return interview
 
-    def _start(self, request: InterviewRequest, recorder: SessionRecorder | None) -> Interview:
+    def _start(
+        self, request: InterviewRequest, recorder: SessionRecorder | None, tenure: Tenure
+    ) -> Interview:
         settings = self._settings
         session_id = request.session_id
         went_live = False
 
         async def save(role: str, text: str, offset_ms: int) -> None:
-            await self._persistence.save_transcript(session_id, role, text, offset_ms)
+            if not tenure.lost:
+                await self._persistence.save_transcript(session_id, role, text, offset_ms)
 
         async def on_phase(phase: InterviewPhase) -> None:
             nonlocal went_live
+            # The session's lasting writes (its status, its recording) only while it is ours.
+            if not await tenure.confirm():
+                if phase is InterviewPhase.ENDED and interview.recorder is not None:
+                    await interview.recorder.set_aside()
+                return
             if phase is InterviewPhase.LIVE:
                 went_live = True
                 await self._persistence.set_status(session_id, "live")
             elif phase is InterviewPhase.ENDED and went_live:
-                if report := interview.bridge.report():
+                if report := interview.host_report():
                     await self._persistence.save_host_report(session_id, report)
                 recorder = interview.recorder
                 if recorder is not None and recorder.manifest.tracks and self._on_recorded:
@@ -266,27 +328,44 @@ class InterviewRegistry:
         )
         self._interviews[session_id] = interview
         self._empty.clear()
-        task = asyncio.create_task(self._run(interview), name=f"interview-{session_id}")
+        task = asyncio.create_task(self._run(interview, tenure), name=f"interview-{session_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return interview
 
-    async def _run(self, interview: Interview) -> None:
-        session_id = str(interview.session_id)
-        await self._bus.claim(session_id)
-        directors = asyncio.create_task(serve_directors(interview, self._bus, self._persistence))
+    async def _run(self, interview: Interview, tenure: Tenure) -> None:
+        running = asyncio.create_task(interview.run(), name=f"run-{interview.session_id}")
         try:
-            await interview.run()
-            async with asyncio.timeout(DIRECTOR_DRAIN_S):
-                await directors  # the last events reach the directors
+            try:
+                async with self._hooks.serve(interview):
+                    await self._until_ended_or_lost(running, tenure)
+            except InterviewLost:
+                interview.hand_over()
+                await running
         except Exception:
             logger.exception("interview %s failed", interview.session_id)
-            await self._persistence.set_status(interview.session_id, "failed")
+            if not tenure.lost:
+                await self._persistence.set_status(interview.session_id, "failed")
         finally:
-            directors.cancel()
+            running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await directors
-            await self._bus.release(session_id)
+                await running
+            await tenure.release()
             self._interviews.pop(interview.session_id, None)
             if not self._interviews:
                 self._empty.set()
+
+    @staticmethod
+    async def _until_ended_or_lost(running: asyncio.Task[None], tenure: Tenure) -> None:
+        """Until the interview's run returns (its error raised); `InterviewLost` first if
+        the tenure is lost meanwhile."""
+        lost = asyncio.create_task(tenure.wait_lost())
+        try:
+            await asyncio.wait({running, lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await lost
+        if not running.done():
+            raise InterviewLost(running.get_name())
+        running.result()

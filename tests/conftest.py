@@ -51,6 +51,23 @@ class FakeClock:
         return self.now
 
 
+class ManualSleep:
+    """An `asyncio.sleep` stand-in that returns only when the test says (`tick`), so a loop
+    that sleeps between steps (a lease's renewals) takes exactly the steps the test takes."""
+
+    def __init__(self) -> None:
+        self.asked: list[float] = []
+        self._ticks: asyncio.Queue[None] = asyncio.Queue()
+
+    async def __call__(self, seconds: float) -> None:
+        self.asked.append(seconds)
+        await self._ticks.get()
+
+    def tick(self) -> None:
+        """Let one sleep return."""
+        self._ticks.put_nowait(None)
+
+
 class RecordingMailer:
     """Keeps sent emails so tests can follow verification links."""
 

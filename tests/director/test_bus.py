@@ -1,4 +1,4 @@
-"""The buses: events and commands in order, and which interviews are live (local and Redis)."""
+"""The buses: events and commands in order, from the moment of subscribing (local and Redis)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ async def buses(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Interview
     prefix = f"monumento-test-{uuid.uuid4().hex[:8]}"
     one, two = Redis.from_url(REDIS_URL), Redis.from_url(REDIS_URL)
     try:
-        yield RedisBus(one, prefix, "one"), RedisBus(two, prefix, "two")
+        yield RedisBus(one, prefix), RedisBus(two, prefix)
     finally:
         await one.aclose()
         await two.aclose()
@@ -43,14 +43,3 @@ async def test_events_and_commands_arrive_in_order_from_the_moment_of_subscribin
             ordered = [await anext(commands) for _ in range(20)]
     assert received == [{"n": n} for n in range(20)]
     assert ordered == [{"c": n} for n in range(20)]
-
-
-async def test_claims_say_which_interviews_are_live(
-    buses: tuple[InterviewBus, InterviewBus],
-) -> None:
-    node, other = buses
-    assert not await other.is_live("s1")
-    await node.claim("s1")
-    assert await other.is_live("s1")
-    await node.release("s1")
-    assert not await other.is_live("s1")

@@ -14,6 +14,8 @@ from starlette.types import Message
 from starlette.websockets import WebSocket
 
 from auth.roles import Principal, Role
+from cluster.leases import Leases
+from cluster.stores import MemoryLeaseStore
 from director.bus import LocalBus
 from director.socket import DirectorConsole, DirectorContext
 from signaling.handshake import SocketPolicy
@@ -54,6 +56,7 @@ async def test_a_director_gone_before_the_answer_is_sent_ends_the_console_quietl
         sessions=cast(SessionStore, None),  # looked up before the console opens
         messages=cast(MessageStore, NoTranscript()),
         bus=LocalBus(),
+        leases=Leases(MemoryLeaseStore(), "one"),
         policy=cast(SocketPolicy, None),  # applied before the console opens
     )
     principal = Principal(uuid.uuid4(), Role.USER, None)

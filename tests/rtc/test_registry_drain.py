@@ -9,7 +9,10 @@ from typing import Any, NoReturn
 
 import pytest
 
+from cluster.leases import Leases
+from cluster.stores import MemoryLeaseStore
 from director.bus import LocalBus
+from monumento.interviews import NodeHooks
 from rtc.bridge.brief import HostBrief
 from rtc.interview import VadSettings
 from rtc.registry import InterviewRegistry, InterviewRequest, JoinRefused, RegistrySettings
@@ -63,7 +66,7 @@ def registry(persistence: SlowClaims) -> InterviewRegistry:
         bridge_factory=no_host,
         persistence=persistence,
         settings=RegistrySettings(vad=VadSettings()),
-        bus=LocalBus(),
+        hooks=NodeHooks(Leases(MemoryLeaseStore(), "one"), LocalBus(), persistence),
     )
 
 
