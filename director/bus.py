@@ -3,6 +3,8 @@
 `LocalBus` does it inside one process; `RedisBus` across nodes, with Redis pub/sub for the
 two streams and a key per live interview naming its node (kept alive while it runs). Both
 deliver each stream in publication order, everything published once a subscription is entered.
+A message published in a request's context carries its id (`requestId`, optional: older
+nodes neither send nor expect it), for its reader to log under.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from correlation import current_request_id
 from wire.json_input import JsonRefused, parse_json
 
 logger = logging.getLogger(__name__)
@@ -25,6 +28,19 @@ logger = logging.getLogger(__name__)
 Message = dict[str, Any]
 QUEUE = 1024
 LEASE_S = 15
+REQUEST_ID = "requestId"
+
+
+def with_request_id(message: Message) -> Message:
+    """`message` stamped with the id of the request in context, if any (a copy then)."""
+    request_id = current_request_id.get()
+    return message if request_id is None else {**message, REQUEST_ID: request_id}
+
+
+def request_id_of(message: Message) -> str | None:
+    """The id of the request a message was published from, if it says."""
+    request_id = message.get(REQUEST_ID)
+    return request_id if isinstance(request_id, str) else None
 
 
 class InterviewBus(Protocol):
@@ -62,7 +78,7 @@ class LocalBus:
         self._live: set[str] = set()
 
     async def publish_event(self, session_id: str, event: Message) -> None:
-        self._deliver(f"events:{session_id}", event)
+        self._deliver(f"events:{session_id}", with_request_id(event))
 
     @asynccontextmanager
     async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -70,7 +86,7 @@ class LocalBus:
             yield stream
 
     async def send_command(self, session_id: str, command: Message) -> None:
-        self._deliver(f"commands:{session_id}", command)
+        self._deliver(f"commands:{session_id}", with_request_id(command))
 
     @asynccontextmanager
     async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -114,7 +130,9 @@ class RedisBus:
         self._leases: dict[str, asyncio.Task[None]] = {}
 
     async def publish_event(self, session_id: str, event: Message) -> None:
-        await self._redis.publish(self._channel("events", session_id), json.dumps(event))
+        await self._redis.publish(
+            self._channel("events", session_id), json.dumps(with_request_id(event))
+        )
 
     @asynccontextmanager
     async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -122,7 +140,9 @@ class RedisBus:
             yield stream
 
     async def send_command(self, session_id: str, command: Message) -> None:
-        await self._redis.publish(self._channel("commands", session_id), json.dumps(command))
+        await self._redis.publish(
+            self._channel("commands", session_id), json.dumps(with_request_id(command))
+        )
 
     @asynccontextmanager
     async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
