@@ -5,11 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prometheus_client import Counter
+
 from media.storage import MediaStorage
 from recorder.transcript_export import TranscriptLine
 from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
 from store.sessions import SessionStore
+
+RECORDINGS_FINALISED = Counter(
+    "monumento_recordings_finalised",
+    "Recordings whose finalisation ended, by result: ready (MP4, mix, transcripts) or failed.",
+    ["result"],
+)
 
 
 class StoreJobHooks:
@@ -52,6 +60,7 @@ class StoreJobHooks:
         await self._sessions.set_server_fields(session_id, progress=round(fraction, 3))
 
     async def finished(self, session_id: uuid.UUID, outputs: dict[str, Any] | None) -> None:
+        RECORDINGS_FINALISED.labels("failed" if outputs is None else "ready").inc()
         if outputs is None:
             await self._sessions.set_status(session_id, "failed", progress=None)
             return
