@@ -47,6 +47,7 @@ from director.socket import DirectorContext, director_socket
 from media.build import build_media_storage
 from monumento.finalisation import StoreJobHooks
 from monumento.interviews import SharedTranscriber, build_registry
+from monumento.sentry import ErrorTags
 from recorder.jobs import FinalisationQueue, pending_recordings
 from recorder.recovery import recover_recordings
 from rtc.bridge.offline.speech import SpeechSynthesizer
@@ -229,6 +230,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ErrorTags),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,
