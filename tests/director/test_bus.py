@@ -9,7 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from director.bus import InterviewBus, LocalBus, RedisBus
+from correlation import current_request_id
+from director.bus import REQUEST_ID, InterviewBus, LocalBus, RedisBus, request_id_of
 from tests.conftest import REDIS_URL
 
 
@@ -54,3 +55,23 @@ async def test_claims_say_which_interviews_are_live(
     assert await other.is_live("s1")
     await node.release("s1")
     assert not await other.is_live("s1")
+
+
+async def test_a_message_sent_from_a_request_carries_its_id_and_others_none(
+    buses: tuple[InterviewBus, InterviewBus],
+) -> None:
+    node, other = buses
+    async with other.events("s1") as events, node.commands("s1") as commands:
+        token = current_request_id.set("director-request-1")
+        try:
+            await other.send_command("s1", {"c": 1})
+            await node.publish_event("s1", {"n": 1})
+        finally:
+            current_request_id.reset(token)
+        await node.publish_event("s1", {"n": 2})  # from no request (an older node's alike)
+        async with asyncio.timeout(5):
+            command = await anext(commands)
+            stamped, plain = await anext(events), await anext(events)
+    assert command == {"c": 1, REQUEST_ID: "director-request-1"}
+    assert request_id_of(command) == request_id_of(stamped) == "director-request-1"
+    assert plain == {"n": 2} and request_id_of(plain) is None
