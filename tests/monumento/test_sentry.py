@@ -55,6 +55,7 @@ async def reporting_app(tmp_path: Path, sentry: FakeSentry) -> AsyncIterator[Sta
 
     async def log_error(request: Request) -> JSONResponse:
         session_id = path_uuid(request, "session_id", "Session")
+        logger.warning("a breadcrumb: GET /y?access_token=%s", TOKEN)
         logger.error("could not finish %s: GET /x?token=%s", session_id, TOKEN)
         return JSONResponse({})
 
@@ -117,6 +118,8 @@ async def test_a_logged_error_is_reported_with_its_ids_and_no_token(
     assert event["tags"]["session_id"] == session_id
     assert event["tags"]["node_id"] == NODE
     assert session_id in event["logentry"]["formatted"]
+    crumbs = [crumb.get("message", "") for crumb in event["breadcrumbs"]["values"]]
+    assert "a breadcrumb: GET /y?access_token=[REDACTED]" in crumbs
     assert TOKEN not in json.dumps(event)
 
 
