@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from starlette.requests import HTTPConnection
 
 from auth.accounts import Accounts
+from media.catalog import RecordingCatalog
 from media.signing import MediaSigner
 from media.storage import MediaStorage
 from store.database import Database
@@ -26,9 +27,12 @@ class ApiContext:
     sessions: SessionStore
     messages: MessageStore
     readiness_checks: dict[str, ReadinessCheck]
+    # True once SIGTERM drains the node: `/readyz` answers 503 so new guests go elsewhere.
+    draining: Callable[[], bool]
     # Recorded media (api/media_routes.py): where it is kept, and the signer of its URLs.
     media: MediaStorage
     media_signer: MediaSigner
+    recordings: RecordingCatalog  # any node's recordings, as their manifests say
 
 
 def api_context(connection: HTTPConnection) -> ApiContext:

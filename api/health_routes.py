@@ -21,8 +21,16 @@ async def healthz(_request: Request) -> JSONResponse:
 
 
 async def readyz(request: Request) -> JSONResponse:
+    context = api_context(request)
+    if context.draining():
+        return error_response(
+            503,
+            "not_ready",
+            "Not ready: this node is draining (shutting down once its interviews end)",
+            failing=["draining"],
+        )
     failing: list[str] = []
-    for name, check in api_context(request).readiness_checks.items():
+    for name, check in context.readiness_checks.items():
         try:
             await asyncio.wait_for(check(), READINESS_TIMEOUT_S)
         except Exception as error:

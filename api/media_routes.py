@@ -6,6 +6,11 @@ credential themselves, so `<video src>` works: locally `GET /media/{id}/{path}?e
 `GET /sessions/{id}/recording/files/{name}` is the stable address stored in a session's
 `videoUrl` and `transcriptUrl`: it redirects the owner to a fresh URL of that file.
 
+Every node answers the same: the recording comes from the catalog (`media/catalog.py`), so
+from this node's disk when it holds the session folder and from the database otherwise. A
+signed local URL that reaches a node without the file, which the catalog places on another
+node's disk, is a 503 `media_on_other_node` saying what to set up, not a bare 404.
+
 Signed media URLs are exempt from the request rate limiter (see `monumento/app.py`): they
 carry no token, so they would count per client address, and one `<video>` makes a request
 per seek and buffered range; a few viewers behind one address would exhaust the budget and
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response
@@ -33,22 +38,24 @@ from api.media_schemas import (
 )
 from api.schemas import dump
 from api.session_routes import owned_session
+from media.catalog import Recording, RecordingCatalog
 from media.content_types import content_type
 from media.signing import MediaUrlError
-from media.storage import MediaStorage, find_file
-from recorder.manifest import Manifest, read_manifest
+from media.storage import find_file
 
 
 async def get_recording(request: Request) -> JSONResponse:
     """The owner's view of the recording, every existing file with a time-limited URL."""
     session = await owned_session(request)
-    media = api_context(request).media
-    manifest, present = await _recorded(media, session.id)
+    context = api_context(request)
+    recording = await _recorded(context.recordings, session.id)
+    manifest = recording.manifest
 
     async def url(relative_path: str | None) -> str | None:
-        if relative_path is None or relative_path not in present:
+        if relative_path is None or relative_path not in recording.files:
             return None
-        return await media.url_for(session.id, relative_path)
+        mirrored = relative_path in recording.mirrored
+        return await context.media.link(session.id, relative_path, mirrored=mirrored)
 
     tracks = [
         RecordingTrackOut(
@@ -88,14 +95,16 @@ async def get_recording(request: Request) -> JSONResponse:
 async def get_recording_file(request: Request) -> RedirectResponse:
     """A stable address (a session's `videoUrl`) that redirects to a fresh URL of the file."""
     session = await owned_session(request)
-    media = api_context(request).media
-    manifest, present = await _recorded(media, session.id)
+    context = api_context(request)
+    recording = await _recorded(context.recordings, session.id)
+    manifest = recording.manifest
     name = request.path_params["name"]
     files = {track.name: track.file for track in manifest.tracks} | manifest.outputs
     relative_path = files.get(name)
-    if relative_path is None or relative_path not in present:
+    if relative_path is None or relative_path not in recording.files:
         raise not_found("Recording file")
-    location = await media.url_for(session.id, relative_path)
+    mirrored = relative_path in recording.mirrored
+    location = await context.media.link(session.id, relative_path, mirrored=mirrored)
     return RedirectResponse(location, status_code=307, headers={"Cache-Control": "no-store"})
 
 
@@ -112,11 +121,12 @@ async def get_media_file(request: Request) -> Response:
     except MediaUrlError as error:
         raise ApiError(403, error.code, str(error)) from error
     try:
-        folder = context.media.folder(uuid.UUID(session_id))
+        session_uuid = uuid.UUID(session_id)
     except ValueError as error:
         raise not_found("Media file") from error
-    found = await asyncio.to_thread(find_file, folder, relative_path)
+    found = await asyncio.to_thread(find_file, context.media.folder(session_uuid), relative_path)
     if found is None:
+        await _refuse_if_elsewhere(context.recordings, session_uuid, relative_path)
         raise not_found("Media file")
     path, status = found
     name = PurePosixPath(relative_path).name
@@ -131,22 +141,28 @@ async def get_media_file(request: Request) -> Response:
     )
 
 
-async def _recorded(media: MediaStorage, session_id: uuid.UUID) -> tuple[Manifest, set[str]]:
-    """The session's manifest and which of its files exist, or 404 `no_recording`."""
-    found = await asyncio.to_thread(_read_recording, media.folder(session_id))
+async def _recorded(catalog: RecordingCatalog, session_id: uuid.UUID) -> Recording:
+    """The session's recording, whichever node made it, or 404 `no_recording`."""
+    found = await catalog.find(session_id)
     if found is None:
         raise ApiError(404, "no_recording", "Nothing was recorded for this session")
     return found
 
 
-def _read_recording(folder: Path) -> tuple[Manifest, set[str]] | None:
-    manifest = read_manifest(folder)
-    if manifest is None or not manifest.tracks:
-        return None
-    # A track still being recorded grows while it would be sent: it gets no URL until done.
-    finished = [track.file for track in manifest.tracks if track.state != "recording"]
-    listed = finished + list(manifest.outputs.values())
-    return manifest, {name for name in listed if find_file(folder, name) is not None}
+async def _refuse_if_elsewhere(
+    catalog: RecordingCatalog, session_id: uuid.UUID, relative_path: str
+) -> None:
+    """503 `media_on_other_node` for a file this node lacks and another node's disk holds."""
+    found = await catalog.find(session_id)
+    if found is None or found.node_id is None or relative_path not in found.files:
+        return
+    raise ApiError(
+        503,
+        "media_on_other_node",
+        f"This file is on the disk of node {found.node_id}, not of this node: with "
+        "MEDIA_STORAGE=local every node must mount the same DATA_DIR/media (one shared "
+        "volume); with MEDIA_STORAGE=s3 any node serves it once it is uploaded",
+    )
 
 
 routes = [

@@ -189,6 +189,13 @@ OPERATIONS = (
         auth=False,
         shape="file",
         query=("expires", "signature"),
+        errors=(
+            (
+                503,
+                "The file is on another node's disk (`media_on_other_node`): local storage "
+                "on several nodes needs one shared `DATA_DIR/media`",
+            ),
+        ),
     ),
 )
 

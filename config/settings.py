@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     vad_hangover_ms: int = Field(default=500, ge=100)
     interview_minute_seconds: float = Field(default=60.0, gt=0)
     rejoin_grace_seconds: float = Field(default=30.0, ge=0)
+    # SIGTERM: how long live interviews may run on before the process exits (an hour's
+    # interview and its finalisation); a deploy's grace period must be at least as long.
+    drain_timeout_seconds: float = Field(default=3900.0, ge=0)
     intro_sting_path: Path | None = None
 
     # Recorded media (media/): local disk served by the app, or an S3-compatible bucket

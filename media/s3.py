@@ -124,6 +124,21 @@ class S3MediaStorage:
         await asyncio.to_thread(self._delete_objects, session_id)
         await self._local.delete_session(session_id)
 
+    def mirrored(self, folder: Path) -> list[str]:
+        """The files uploaded and unchanged since, as the folder's upload note says."""
+        return sorted(
+            relative_path
+            for relative_path, stamp in _read_stamps(folder).items()
+            if stamp == _stamp(folder, relative_path)
+        )
+
+    async def link(self, session_id: uuid.UUID, relative_path: str, *, mirrored: bool) -> str:
+        """A presigned GET of an object known to be in the bucket (no local note needed, so
+        any node can sign it); else the app's signed URL."""
+        if not mirrored:
+            return await self._local.url_for(session_id, relative_path)
+        return await asyncio.to_thread(self._presign, session_id, relative_path)
+
     def _upload(self, session_id: uuid.UUID, folder: Path) -> None:
         uploaded = _read_stamps(folder)
         for relative_path in finished_files(folder):
@@ -197,6 +212,9 @@ class S3MediaStorage:
         stamp = _read_stamps(folder).get(relative_path)
         if stamp is None or stamp != _stamp(folder, relative_path):
             return None
+        return self._presign(session_id, relative_path)
+
+    def _presign(self, session_id: uuid.UUID, relative_path: str) -> str:
         return self._client.generate_presigned_url(
             "get_object",
             Params={"Bucket": self._bucket, "Key": self.key(session_id, relative_path)},

@@ -3,6 +3,7 @@
 Every backend keeps the recording in the session folder on this machine
 (`{DATA_DIR}/media/{session_id}/`, see `recorder/manifest.py`), where the recorder writes it;
 a remote backend (`media/s3.py`) mirrors the finished files and serves them from there.
+Other nodes learn what a folder holds from the recording catalog (`media/catalog.py`).
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class MediaStorage(Protocol):
     async def delete_session(self, session_id: uuid.UUID) -> None:
         """Remove every copy of the session's media (a missing one is not an error)."""
 
+    def mirrored(self, folder: Path) -> list[str]:
+        """The folder's files whose copy in shared storage is current (blocking: use a
+        thread); none for local storage, which keeps no other copy."""
+
+    async def link(self, session_id: uuid.UUID, relative_path: str, *, mirrored: bool) -> str:
+        """A URL of a file whose place the recording catalog knows, so any node can give it:
+        the shared copy when `mirrored`, else the app's own signed URL (served by a node that
+        has the file on its disk)."""
+
 
 class LocalMediaStorage:
     """Session folders on this machine's disk, served by the app itself under signed URLs."""
@@ -59,6 +69,14 @@ class LocalMediaStorage:
     async def delete_session(self, session_id: uuid.UUID) -> None:
         """Remove the session folder and everything in it."""
         await asyncio.to_thread(_remove_tree, self.folder(session_id))
+
+    def mirrored(self, folder: Path) -> list[str]:
+        """None: the files are only in the folder (shared only if `DATA_DIR` is)."""
+        return []
+
+    async def link(self, session_id: uuid.UUID, relative_path: str, *, mirrored: bool) -> str:
+        """The signed URL of the media route, whichever node serves it."""
+        return await self.url_for(session_id, relative_path)
 
 
 def find_file(folder: Path, relative_path: str) -> tuple[Path, os.stat_result] | None:

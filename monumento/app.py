@@ -45,6 +45,8 @@ from config import Settings
 from director.bus import InterviewBus, LocalBus, RedisBus
 from director.socket import DirectorContext, director_socket
 from media.build import build_media_storage
+from media.catalog import RecordingCatalog
+from monumento.drain import NodeDrain
 from monumento.finalisation import StoreJobHooks
 from monumento.interviews import SharedTranscriber, build_registry
 from monumento.sentry import ErrorTags
@@ -61,6 +63,7 @@ from signaling.quota import SocketQuota
 from store.database import Database
 from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
+from store.recordings import RecordingStore
 from store.refresh_tokens import RefreshTokenStore
 from store.sessions import SessionStore
 from store.users import UserStore
@@ -148,6 +151,9 @@ def create_app(
     media, media_signer = build_media_storage(
         settings, f"{settings.public_base_url.rstrip('/')}{API_PREFIX}/media"
     )
+    node_id = settings.node_id or uuid.uuid4().hex
+    # Every node reads any node's recording through the catalog (the manifest in the database).
+    catalog = RecordingCatalog(RecordingStore(database), media, node_id)
     synthesizer = SpeechSynthesizer()
     transcriber = SharedTranscriber(settings)
     # One thread writes every track file of the process (cheap appends, once a second each).
@@ -155,11 +161,11 @@ def create_app(
     notes = DirectorNoteStore(database)
     finalisation = FinalisationQueue(
         settings.data_dir,
-        StoreJobHooks(sessions, messages, notes, media, settings.public_base_url),
+        StoreJobHooks(sessions, messages, notes, media, catalog, settings.public_base_url),
     )
     bus: InterviewBus = LocalBus()
     if redis is not None:
-        bus = RedisBus(redis, settings.redis_key_prefix, settings.node_id or uuid.uuid4().hex)
+        bus = RedisBus(redis, settings.redis_key_prefix, node_id)
     registry = build_registry(
         settings,
         sessions,
@@ -171,6 +177,7 @@ def create_app(
         notes,
         finalisation.enqueue,
         bridge_factory,
+        on_manifest=catalog.publish,
     )
     readiness: dict[str, ReadinessCheck] = {"database": database.ping}
     limiter: RateLimiter = MemoryRateLimiter(
@@ -190,7 +197,9 @@ def create_app(
         if settings.migrate_on_start:
             await database.migrate()
         media_dir = settings.data_dir / "media"
-        await asyncio.to_thread(recover_recordings, media_dir)
+        for recovered in await asyncio.to_thread(recover_recordings, media_dir):
+            await catalog.publish(uuid.UUID(recovered))
+        await catalog.backfill(media_dir)  # recordings made before the catalog existed
         for session_id in await asyncio.to_thread(pending_recordings, media_dir):
             await sessions.set_status(session_id, "processing")
             finalisation.enqueue(session_id)
@@ -259,10 +268,13 @@ def create_app(
         sessions=sessions,
         messages=messages,
         readiness_checks=readiness,
+        draining=lambda: registry.draining,
         media=media,
         media_signer=media_signer,
+        recordings=catalog,
     )
     app.state.finalisation = finalisation
+    app.state.drain = NodeDrain(registry, finalisation, settings.drain_timeout_seconds)
     # Shared by both sockets: the per-user cap counts guest and director sockets together.
     socket_policy = SocketPolicy(
         origins=OriginPolicy(settings.cors_origins),

@@ -8,15 +8,15 @@ import sys
 import uuid
 from collections.abc import Sequence
 
-import uvicorn
 from redis.asyncio import Redis
 
 from auth.roles import Role
 from config import Settings, load_settings
 from monumento.app import build_revocations, create_app, open_database
+from monumento.drain import node_drain
 from monumento.logs import configure_logging
 from monumento.sentry import init_sentry
-from monumento.server import uvicorn_config
+from monumento.server import DrainingServer, uvicorn_config
 from store.users import UserStore
 
 
@@ -71,14 +71,15 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(update={"migrate_on_start": False})
     assert settings.node_id is not None  # `main` named the process
     init_sentry(settings, settings.node_id)
+    app = create_app(settings)
     config = uvicorn_config(
-        create_app(settings),
+        app,
         host=args.host,
         port=args.port,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
     )
-    uvicorn.Server(config).run()
+    DrainingServer(config, drain=node_drain(app)).run()
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Wires finalisation jobs to the stores: the transcript in, the session's fields out."""
+"""Wires finalisation jobs to the stores: the transcript in, the session's fields and the
+recording catalog out."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from media.catalog import RecordingCatalog
 from media.storage import MediaStorage
 from recorder.transcript_export import TranscriptLine
 from store.director_notes import DirectorNoteStore
@@ -21,7 +23,8 @@ RECORDINGS_FINALISED = Counter(
 
 
 class StoreJobHooks:
-    """Finalisation reads the stored transcript and writes status, progress and URLs."""
+    """Finalisation reads the stored transcript and writes status, progress, URLs and the
+    manifest every node reads."""
 
     def __init__(
         self,
@@ -29,12 +32,14 @@ class StoreJobHooks:
         messages: MessageStore,
         notes: DirectorNoteStore,
         media: MediaStorage,
+        catalog: RecordingCatalog,
         public_base_url: str,
     ) -> None:
         self._sessions = sessions
         self._messages = messages
         self._notes = notes
         self._media = media
+        self._catalog = catalog
         self._base = public_base_url.rstrip("/")
 
     async def transcript(self, session_id: uuid.UUID) -> list[TranscriptLine]:
@@ -59,12 +64,16 @@ class StoreJobHooks:
     async def progress(self, session_id: uuid.UUID, fraction: float) -> None:
         await self._sessions.set_server_fields(session_id, progress=round(fraction, 3))
 
+    async def changed(self, session_id: uuid.UUID) -> None:
+        await self._catalog.publish(session_id)
+
     async def finished(self, session_id: uuid.UUID, outputs: dict[str, Any] | None) -> None:
         RECORDINGS_FINALISED.labels("failed" if outputs is None else "ready").inc()
         if outputs is None:
             await self._sessions.set_status(session_id, "failed", progress=None)
             return
         await self._media.upload_session(session_id, self._media.folder(session_id))
+        await self._catalog.publish(session_id)  # now with its files in the bucket
         recording = f"{self._base}/api/v1/sessions/{session_id}/recording"
         await self._sessions.set_status(
             session_id,

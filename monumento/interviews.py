@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ssl
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,7 @@ def build_registry(
     notes: DirectorNoteStore,
     on_recorded: Callable[[uuid.UUID], None],
     hosts: BridgeFactory | None = None,
+    on_manifest: Callable[[uuid.UUID], Awaitable[None]] | None = None,
 ) -> InterviewRegistry:
     """The process's interview registry, with ICE set up as the settings say."""
     install_ice_policy(
@@ -232,7 +234,10 @@ def build_registry(
         bridge_factory=hosts or bridge_factory(settings, synthesizer, transcriber),
         sources=intro_sources(settings.intro_sting_path),
         recorders=lambda session_id: SessionRecorder(
-            session_media_dir(settings.data_dir, session_id), str(session_id), recorder_io
+            session_media_dir(settings.data_dir, session_id),
+            str(session_id),
+            recorder_io,
+            on_change=None if on_manifest is None else partial(on_manifest, session_id),
         ),
         on_recorded=on_recorded,
         persistence=StoreInterviewPersistence(sessions, messages, notes),

@@ -44,6 +44,8 @@ class JobHooks(Protocol):
 
     async def finished(self, session_id: uuid.UUID, outputs: dict[str, Any] | None) -> None: ...
 
+    async def changed(self, session_id: uuid.UUID) -> None: ...
+
 
 def pending_recordings(media_dir: Path) -> list[uuid.UUID]:
     """Recordings that were made but never finalised (blocking: call it off the loop)."""
@@ -100,7 +102,7 @@ class FinalisationQueue:
 
     async def _finalise(self, session_id: uuid.UUID) -> None:
         folder = session_media_dir(self._data_dir, session_id)
-        await self._update(folder, state="finalising", progress=0.0)
+        await self._update(session_id, folder, state="finalising", progress=0.0)
         lines = await self._hooks.transcript(session_id)
         process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -117,11 +119,11 @@ class FinalisationQueue:
             await process.wait()
             raise
         if outputs is None:
-            await self._update(folder, state="failed", error=error)
+            await self._update(session_id, folder, state="failed", error=error)
             logger.error("finalisation of %s failed: %s", session_id, error)
         else:
             files = {k: v for k, v in outputs.items() if isinstance(v, str)}
-            await self._update(folder, state="finalised", progress=1.0, outputs=files)
+            await self._update(session_id, folder, state="finalised", progress=1.0, outputs=files)
         await self._hooks.finished(session_id, outputs)
 
     async def _follow(
@@ -151,7 +153,7 @@ class FinalisationQueue:
         await process.wait()
         return outputs, error
 
-    async def _update(self, folder: Path, **changes: Any) -> None:
+    async def _update(self, session_id: uuid.UUID, folder: Path, **changes: Any) -> None:
         def change() -> None:
             manifest = read_manifest(folder) or Manifest(session_id=folder.name)
             for key, value in changes.items():
@@ -159,6 +161,7 @@ class FinalisationQueue:
             write_manifest(folder, manifest)
 
         await asyncio.to_thread(change)
+        await self._hooks.changed(session_id)
 
 
 ProgressSink = Callable[[uuid.UUID, float], Awaitable[None]]

@@ -2,13 +2,15 @@
 
 Packets and frames are placed on the loop (cheap) and written by the process's recorder
 thread once a second, so a killed process loses at most about a second of any track; the
-manifest lists each file as soon as it exists.
+manifest lists each file as soon as it exists, and `on_change` hears of each new version
+(the catalog mirrors it for the other nodes, `media/catalog.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,9 +43,18 @@ class _Files:
 class SessionRecorder:
     """Owns the three tracks of one interview and their files (`open` it first)."""
 
-    def __init__(self, folder: Path, session_id: str, executor: Executor) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        session_id: str,
+        executor: Executor,
+        *,
+        on_change: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
         self.folder = folder
         self._executor = executor
+        self._on_change = on_change
+        self._told_tracks = 0  # how many tracks `on_change` has heard of
         self.manifest = Manifest(session_id=session_id)
         self.guest_audio = OpusTrack(silence=OPUS_SILENCE)
         self.guest_video = Vp8Track()
@@ -77,6 +88,8 @@ class SessionRecorder:
         if audio or video or host:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._executor, self._write, audio, video, host)
+        if len(self.manifest.tracks) != self._told_tracks:  # a track file was opened
+            await self._changed()
 
     async def close(self) -> None:
         """Write what is left, finish every file and mark the recording complete."""
@@ -85,6 +98,13 @@ class SessionRecorder:
         self._closed = True
         await self.flush()
         await asyncio.get_running_loop().run_in_executor(self._executor, self._finish)
+        if self.manifest.tracks:
+            await self._changed()
+
+    async def _changed(self) -> None:
+        self._told_tracks = len(self.manifest.tracks)
+        if self._on_change is not None:
+            await self._on_change()
 
     # On the recorder thread
 

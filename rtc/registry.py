@@ -121,6 +121,7 @@ class InterviewRegistry:
         self._tasks: set[asyncio.Task[None]] = set()
         self._empty = asyncio.Event()
         self._empty.set()
+        self._draining = False
 
     def get(self, session_id: uuid.UUID) -> Interview | None:
         """The session's interview if it runs on this process."""
@@ -129,9 +130,28 @@ class InterviewRegistry:
     def __len__(self) -> int:
         return len(self._interviews)
 
+    @property
+    def draining(self) -> bool:
+        """Whether this process refuses new interviews (see `drain`)."""
+        return self._draining
+
+    def drain(self) -> None:
+        """Refuse new interviews from now on; the live ones run on, and their guests rejoin.
+
+        A deploy: the process exits once `wait_until_empty` returns (or its time is up), so
+        a new interview has to start on another node, where joining again lands.
+        """
+        self._draining = True
+
     async def wait_until_empty(self) -> None:
-        """Return once no interview runs on this process."""
-        await self._empty.wait()
+        """Return once no interview runs or is being started on this process."""
+        while True:
+            if self._starting:  # a start begun before `drain` may still bring one
+                await asyncio.wait(list(self._starting.values()))
+            elif self._interviews:
+                await self._empty.wait()
+            else:
+                return
 
     async def join(self, request: InterviewRequest) -> Interview:
         """The session's interview with the guest's place claimed, started if need be.
@@ -144,6 +164,10 @@ class InterviewRegistry:
             if request.status in FINISHED_STATUSES:
                 raise JoinRefused("interview_over", "This interview has already taken place")
             starting = self._starting.get(request.session_id)
+            if starting is None and self._draining:
+                raise JoinRefused(
+                    "node_draining", "This server is restarting: join again to reach another one"
+                )
             if starting is None:  # joins arriving meanwhile wait for this one start
                 starting = asyncio.create_task(self._begin(request))
                 self._starting[request.session_id] = starting

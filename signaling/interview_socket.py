@@ -3,9 +3,10 @@
 Close codes: 4401 no valid token (`unauthorized`, `token_expired`, `token_revoked`,
 `account_disabled`), 4403 a page from an origin outside `CORS_ORIGINS`, 4404 no such session
 of the caller's, 4409 the interview cannot be joined (another guest holds it, it took place
-already, or it runs on another node), 4410 the media connection failed (rejoin within the
-grace period to resume), 4429 too many sockets open. Everything else is an `error` event and
-the socket stays open.
+already, or it runs on another node), 1013 this node is draining (`node_draining`: join
+again, another node starts it), 4410 the media connection failed (rejoin within the grace
+period to resume), 4429 too many sockets open. Everything else is an `error` event and the
+socket stays open.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from signaling.protocol import Candidate, End, Offer, Ping, ProtocolError, parse
 from signaling.quota import TooManySockets
 
 logger = logging.getLogger(__name__)
+# "Try again later": a client that rejoins on any other close code lands on another node.
+RETRY_ELSEWHERE = {"node_draining": 1013}
 
 
 async def interview_socket(websocket: WebSocket) -> None:
@@ -64,7 +67,7 @@ async def join_interview(
     try:
         interview = await context.registry.join(request)
     except JoinRefused as refused:
-        await refuse(websocket, refused.code, str(refused), 4409)
+        await refuse(websocket, refused.code, str(refused), RETRY_ELSEWHERE.get(refused.code, 4409))
         return
     await GuestSocket(websocket, interview, context).serve()
 

@@ -120,3 +120,15 @@ director_notes = Table(
     CheckConstraint("kind IN ('inject', 'topics')", name="kind"),
     Index(None, "session_id", "relative_offset_ms"),
 )
+
+recordings = Table(
+    "recordings",
+    metadata,
+    # The recorder's manifest mirrored for every node (store/recordings.py says why).
+    Column("session_id", Uuid, ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True),
+    Column("node_id", String(128), nullable=False),
+    Column("manifest", JsonDocument, nullable=False),
+    Column("files", JsonDocument, nullable=False),
+    Column("mirrored", JsonDocument, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)

@@ -6,15 +6,16 @@ import asyncio
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 
 import httpx
 import uvicorn
 from starlette.applications import Starlette
 
-from monumento.server import uvicorn_config
+from monumento.drain import node_drain
+from monumento.server import DrainingServer, uvicorn_config
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,14 +47,55 @@ async def serve(app: Starlette) -> AsyncIterator[LiveServer]:
     """Run `app` under uvicorn until the block ends; its lifespan runs too."""
     port = free_port()
     server = uvicorn.Server(uvicorn_config(app, host="127.0.0.1", port=port, access_log=True))
+    task = await _started(server)
+    try:
+        yield LiveServer(app, port)
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def _started(server: uvicorn.Server) -> asyncio.Task[None]:
+    """`server` serving in a task, once it listens."""
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             await task
             raise RuntimeError("the server stopped before it started")
         await asyncio.sleep(0.02)
+    return task
+
+
+class InProcessNode(DrainingServer):
+    """`monumento serve`'s server, but the signal handlers stay pytest's.
+
+    uvicorn raises the signals it caught again once it stops, which would end pytest: here
+    the test "sends" a signal by calling `handle_exit(signal.SIGTERM, None)` itself.
+    """
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass(frozen=True, slots=True)
+class DrainingNode:
+    """A served app that drains on `server.handle_exit`; `exited` ends when uvicorn does."""
+
+    live: LiveServer
+    server: InProcessNode
+    exited: asyncio.Task[None]
+
+
+@asynccontextmanager
+async def serve_node(app: Starlette) -> AsyncIterator[DrainingNode]:
+    """Run `app` as `monumento serve` does (its drain included) until it exits or the block ends."""
+    port = free_port()
+    config = uvicorn_config(app, host="127.0.0.1", port=port, access_log=True)
+    server = InProcessNode(config, drain=node_drain(app))
+    task = await _started(server)
     try:
-        yield LiveServer(app, port)
+        yield DrainingNode(LiveServer(app, port), server, task)
     finally:
         server.should_exit = True
         await task

@@ -40,6 +40,9 @@ class Hooks:
     async def finished(self, session_id: uuid.UUID, outputs: dict[str, Any] | None) -> None:
         self.outcomes.append(outputs)
 
+    async def changed(self, session_id: uuid.UUID) -> None:
+        pass
+
 
 async def test_a_job_runs_under_the_request_that_queued_it_and_counts_while_queued(
     tmp_path: Path,

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from recorder.files import RecordingExistsError
+from recorder.manifest import read_manifest
 from recorder.session import OPUS_SILENCE, SessionRecorder
 
 
@@ -55,3 +56,31 @@ async def test_an_opened_recorder_writes_its_tracks(
     await recorder.close()
     assert recorder.manifest.state == "complete"
     assert (recorder.folder / "guest-audio.ogg").read_bytes().startswith(b"OggS")
+
+
+async def test_on_change_hears_of_each_new_track_and_of_the_end(
+    tmp_path: Path, executor: ThreadPoolExecutor
+) -> None:
+    """The catalog republishes the manifest on each call, so every version must be told."""
+    seen: list[tuple[str, list[str]]] = []
+
+    async def changed() -> None:
+        manifest = read_manifest(recorder.folder)
+        assert manifest is not None  # on disk before anyone hears of it
+        seen.append((manifest.state, [track.name for track in manifest.tracks]))
+
+    recorder = SessionRecorder(tmp_path / "session", "session", executor, on_change=changed)
+    await recorder.open()
+    await recorder.flush()  # nothing recorded yet: nothing to tell
+    assert seen == []
+    recorder.guest_audio.add(0, OPUS_SILENCE, 0.02)
+    await recorder.flush()
+    recorder.guest_audio.add(960, OPUS_SILENCE, 0.04)
+    await recorder.flush()  # the same track grew: the manifest did not change
+    recorder.host_audio.add(bytes(1920), 0.04)
+    await recorder.close()
+    assert seen == [
+        ("recording", ["guest-audio"]),
+        ("recording", ["guest-audio", "host-audio"]),
+        ("complete", ["guest-audio", "host-audio"]),
+    ]

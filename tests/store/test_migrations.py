@@ -35,6 +35,7 @@ async def test_migrated_schema_matches_the_tables_the_code_uses(database_url: st
                 "sessions",
                 "messages",
                 "director_notes",
+                "recordings",
                 "alembic_version",
             }
     finally:
