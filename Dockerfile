@@ -20,6 +20,7 @@ COPY director ./director
 COPY recorder ./recorder
 COPY media ./media
 COPY monumento ./monumento
+COPY correlation ./correlation
 RUN pip install .
 
 USER monumento

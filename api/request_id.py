@@ -6,13 +6,13 @@ import logging
 import re
 import time
 import uuid
-from contextvars import ContextVar
 
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from correlation import current_request_id
+
 REQUEST_ID_HEADER = "X-Request-ID"
-current_request_id: ContextVar[str | None] = ContextVar("current_request_id", default=None)
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._-]{8,128}$")
 
 access_log = logging.getLogger("monumento.access")

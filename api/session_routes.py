@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prometheus_client import Counter
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -23,16 +24,22 @@ from api.schemas import (
     dump,
     dump_rows,
 )
+from correlation import bind_session
 from store.sessions import SessionRecord
 from wire.json_input import JsonRefused
+
+SESSIONS_CREATED = Counter("monumento_sessions_created", "Interview sessions created.")
 
 
 def path_uuid(request: Request, name: str, what: str) -> uuid.UUID:
     """A UUID path parameter; anything else is a 404 for `what`."""
     try:
-        return uuid.UUID(request.path_params[name])
+        value = uuid.UUID(request.path_params[name])
     except ValueError as error:
         raise not_found(what) from error
+    if name == "session_id":
+        bind_session(value)  # the request's log lines and error reports name it
+    return value
 
 
 async def owned_session(request: Request) -> SessionRecord:
@@ -56,6 +63,8 @@ async def create_session(request: Request) -> JSONResponse:
         video_url=body.video_url,
         metadata=body.metadata or {},
     )
+    SESSIONS_CREATED.inc()
+    bind_session(record.id)
     return JSONResponse(dump(SessionOut.of(record)), status_code=201)
 
 

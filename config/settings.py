@@ -105,6 +105,10 @@ class Settings(BaseSettings):
 
     # Unset: `/metrics` is open (a private network); set: scrapers send it as a Bearer token.
     metrics_token: SecretStr | None = Field(default=None, min_length=16)
+    # Error reports (monumento/sentry.py): off unless a DSN is set; traces only if sampled.
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str = "production"
+    sentry_traces_sample_rate: float = Field(default=0.0, ge=0.0, le=1.0)
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -3,6 +3,8 @@
 `LocalBus` does it inside one process; `RedisBus` across nodes, with Redis pub/sub for the
 two streams. Both deliver each stream in publication order, everything published once a
 subscription is entered. Which node runs an interview is for its lease to say (`cluster`).
+A message published in a request's context carries its id (`requestId`, optional: older
+nodes neither send nor expect it), for its reader to log under.
 """
 
 from __future__ import annotations
@@ -18,12 +20,26 @@ from typing import Any, Protocol
 
 from redis.asyncio import Redis
 
+from correlation import current_request_id
 from wire.json_input import JsonRefused, parse_json
 
 logger = logging.getLogger(__name__)
 
 Message = dict[str, Any]
 QUEUE = 1024
+REQUEST_ID = "requestId"
+
+
+def with_request_id(message: Message) -> Message:
+    """`message` stamped with the id of the request in context, if any (a copy then)."""
+    request_id = current_request_id.get()
+    return message if request_id is None else {**message, REQUEST_ID: request_id}
+
+
+def request_id_of(message: Message) -> str | None:
+    """The id of the request a message was published from, if it says."""
+    request_id = message.get(REQUEST_ID)
+    return request_id if isinstance(request_id, str) else None
 
 
 class InterviewBus(Protocol):
@@ -54,7 +70,7 @@ class LocalBus:
         self._subscribers: dict[str, set[asyncio.Queue[Message]]] = defaultdict(set)
 
     async def publish_event(self, session_id: str, event: Message) -> None:
-        self._deliver(f"events:{session_id}", event)
+        self._deliver(f"events:{session_id}", with_request_id(event))
 
     @asynccontextmanager
     async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -62,7 +78,7 @@ class LocalBus:
             yield stream
 
     async def send_command(self, session_id: str, command: Message) -> None:
-        self._deliver(f"commands:{session_id}", command)
+        self._deliver(f"commands:{session_id}", with_request_id(command))
 
     @asynccontextmanager
     async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -95,7 +111,9 @@ class RedisBus:
         self._prefix = prefix
 
     async def publish_event(self, session_id: str, event: Message) -> None:
-        await self._redis.publish(self._channel("events", session_id), json.dumps(event))
+        await self._redis.publish(
+            self._channel("events", session_id), json.dumps(with_request_id(event))
+        )
 
     @asynccontextmanager
     async def events(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:
@@ -103,7 +121,9 @@ class RedisBus:
             yield stream
 
     async def send_command(self, session_id: str, command: Message) -> None:
-        await self._redis.publish(self._channel("commands", session_id), json.dumps(command))
+        await self._redis.publish(
+            self._channel("commands", session_id), json.dumps(with_request_id(command))
+        )
 
     @asynccontextmanager
     async def commands(self, session_id: str) -> AsyncIterator[AsyncIterator[Message]]:

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Protocol
 
-from director.bus import InterviewBus, Message
+from correlation import current_request_id
+from director.bus import InterviewBus, Message, request_id_of
 from rtc.events import error_event
 from rtc.interview import Interview
 from rtc.turns import InterviewPhase
@@ -79,6 +80,7 @@ async def _apply_commands(
     interview: Interview, bus: InterviewBus, commands: AsyncIterator[Message], notes: NoteKeeper
 ) -> None:
     async for command in commands:
+        current_request_id.set(request_id_of(command))  # this task's: the director's request
         reply = await _apply(interview, command, notes)
         await bus.publish_event(str(interview.session_id), {**reply, "to": command.get("from")})
 

@@ -20,7 +20,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from auth.roles import Principal, may_direct
 from cluster.leases import Leases
-from director.bus import InterviewBus, Message
+from director.bus import REQUEST_ID, InterviewBus, Message
 from director.limits import NoteRateLimit
 from director.protocol import Inject, Topics, parse_director_message
 from rtc.events import error_event, transcript_event
@@ -126,10 +126,10 @@ class DirectorConsole:
 
     async def _relay(self, events: AsyncIterator[Message]) -> None:
         async for event in events:
-            if "to" in event:  # addressed to one connection; the dict is shared: do not mutate
-                if event["to"] != self._connection_id:
-                    continue
-                event = {key: value for key, value in event.items() if key != "to"}
+            if event.get("to", self._connection_id) != self._connection_id:
+                continue  # addressed to another connection
+            # Bus fields are not the contract's; the dict is shared: do not mutate it.
+            event = {key: value for key, value in event.items() if key not in ("to", REQUEST_ID)}
             await self._websocket.send_json(event)
             if event.get("type") == "state" and event.get("state") == "ended":
                 await self._websocket.close(1000)

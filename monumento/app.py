@@ -51,6 +51,7 @@ from media.catalog import RecordingCatalog
 from monumento.drain import NodeDrain
 from monumento.finalisation import StoreJobHooks
 from monumento.interviews import SharedTranscriber, build_registry
+from monumento.sentry import ErrorTags
 from recorder.jobs import FinalisationQueue, pending_recordings
 from recorder.recovery import recover_recordings
 from rtc.bridge.offline.speech import SpeechSynthesizer
@@ -244,6 +245,7 @@ def create_app(
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(ErrorTags),
             Middleware(
                 CORSMiddleware,
                 allow_origins=settings.cors_origins,

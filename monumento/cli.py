@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
@@ -14,6 +15,7 @@ from config import Settings, load_settings
 from monumento.app import build_revocations, create_app, open_database
 from monumento.drain import node_drain
 from monumento.logs import configure_logging
+from monumento.sentry import init_sentry
 from monumento.server import DrainingServer, uvicorn_config
 from store.users import UserStore
 
@@ -22,7 +24,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = _parser().parse_args(argv)
     settings = load_settings()
-    configure_logging(settings.log_level, as_json=settings.log_json)
+    if settings.node_id is None:  # one name for this process: in Redis, logs, error reports
+        settings = settings.model_copy(update={"node_id": uuid.uuid4().hex})
+    assert settings.node_id is not None
+    configure_logging(settings.log_level, as_json=settings.log_json, node=settings.node_id)
     return int(args.run(args, settings) or 0)
 
 
@@ -64,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.no_migrate:
         settings = settings.model_copy(update={"migrate_on_start": False})
+    assert settings.node_id is not None  # `main` named the process
+    init_sentry(settings, settings.node_id)
     app = create_app(settings)
     config = uvicorn_config(
         app,

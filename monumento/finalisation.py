@@ -6,12 +6,20 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from prometheus_client import Counter
+
 from media.catalog import RecordingCatalog
 from media.storage import MediaStorage
 from recorder.transcript_export import TranscriptLine
 from store.director_notes import DirectorNoteStore
 from store.messages import MessageStore
 from store.sessions import SessionStore
+
+RECORDINGS_FINALISED = Counter(
+    "monumento_recordings_finalised",
+    "Recordings whose finalisation ended, by result: ready (MP4, mix, transcripts) or failed.",
+    ["result"],
+)
 
 
 class StoreJobHooks:
@@ -60,6 +68,7 @@ class StoreJobHooks:
         await self._catalog.publish(session_id)
 
     async def finished(self, session_id: uuid.UUID, outputs: dict[str, Any] | None) -> None:
+        RECORDINGS_FINALISED.labels("failed" if outputs is None else "ready").inc()
         if outputs is None:
             await self._sessions.set_status(session_id, "failed", progress=None)
             return

@@ -12,6 +12,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from prometheus_client import Counter, Gauge
+
 from cluster.leases import HeldLease, Leases
 from config import Settings
 from director.bus import InterviewBus
@@ -39,10 +41,23 @@ from store.messages import MessageStore
 from store.sessions import SessionStore
 
 STING_GAIN = 0.5  # under the host's voice, which may start while it plays
+FINISHED_STATUSES = frozenset({"processing", "ready", "failed"})
+
+INTERVIEWS_LIVE = Gauge(
+    "monumento_interviews_live",
+    "Interviews live on this node: media flowing, not yet ended (what the HPA scales on).",
+)
+INTERVIEWS_FINISHED = Counter(
+    "monumento_interviews_finished",
+    "Interviews ended on this node, by outcome: processing (recorded, to be finalised), "
+    "ready (nothing to finalise), failed, or abandoned (ended before any media flowed).",
+    ["outcome"],
+)
 
 
 class StoreInterviewPersistence:
-    """Transcript lines become messages; phases move the session's status."""
+    """Transcript lines become messages; phases move the session's status (and the
+    interview metrics, counted as the status moves)."""
 
     def __init__(
         self, sessions: SessionStore, messages: MessageStore, notes: DirectorNoteStore
@@ -50,6 +65,7 @@ class StoreInterviewPersistence:
         self._sessions = sessions
         self._messages = messages
         self._notes = notes
+        self._live: set[uuid.UUID] = set()
 
     async def save_transcript(
         self, session_id: uuid.UUID, role: str, text: str, relative_offset_ms: int
@@ -59,6 +75,13 @@ class StoreInterviewPersistence:
         )
 
     async def set_status(self, session_id: uuid.UUID, status: str) -> None:
+        if status == "live" and session_id not in self._live:
+            self._live.add(session_id)
+            INTERVIEWS_LIVE.inc()
+        elif status in FINISHED_STATUSES and session_id in self._live:
+            self._live.discard(session_id)  # its first outcome counts; a later one does not
+            INTERVIEWS_LIVE.dec()
+            INTERVIEWS_FINISHED.labels(status).inc()
         await self._sessions.set_status(session_id, status)
 
     async def claim_start(self, session_id: uuid.UUID) -> bool:
@@ -68,6 +91,7 @@ class StoreInterviewPersistence:
         return await self._sessions.claim_stale_start(session_id, older_than)
 
     async def release_start(self, session_id: uuid.UUID) -> None:
+        INTERVIEWS_FINISHED.labels("abandoned").inc()
         await self._sessions.release_start(session_id)
 
     async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None:

@@ -1,4 +1,5 @@
-"""Logging set-up: one JSON object per line, each carrying the request id when there is one."""
+"""Logging set-up: one JSON object per line, each naming its node, and its request and session
+when there are some."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from api.request_id import current_request_id
+from correlation import current_ids
 from monumento.redaction import TokenRedactor
 
 # Attributes every LogRecord has; anything else was passed in `extra` and is logged as a field.
@@ -21,7 +22,12 @@ _STANDARD = frozenset(vars(logging.makeLogRecord({}))) | {
 
 
 class JsonFormatter(logging.Formatter):
-    """`{"time", "level", "logger", "message", "request_id", ...extra}` per line."""
+    """`{"time", "level", "logger", "message", "node", "request_id", "session", ...extra}`
+    per line (`request_id` and `session` where the record was made in their context)."""
+
+    def __init__(self, node: str | None = None) -> None:
+        super().__init__()
+        self._node = node
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -30,31 +36,32 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        request_id = current_request_id.get()
-        if request_id is not None:
-            entry["request_id"] = request_id
+        if self._node is not None:
+            entry["node"] = self._node
+        entry.update(current_ids())
         entry.update({k: v for k, v in vars(record).items() if k not in _STANDARD})
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
 
 
-def log_handler(*, as_json: bool) -> logging.Handler:
+def log_handler(*, as_json: bool, node: str | None = None) -> logging.Handler:
     """The handler every record goes through: stderr, one format, tokens redacted."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(TokenRedactor())
     handler.setFormatter(
-        JsonFormatter()
+        JsonFormatter(node)
         if as_json
         else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     )
     return handler
 
 
-def configure_logging(level: str, *, as_json: bool) -> None:
-    """Send every logger (ours and uvicorn's) through `log_handler`."""
+def configure_logging(level: str, *, as_json: bool, node: str | None = None) -> None:
+    """Send every logger (ours and uvicorn's) through `log_handler`; `node` names this
+    process on every line."""
     root = logging.getLogger()
-    root.handlers[:] = [log_handler(as_json=as_json)]
+    root.handlers[:] = [log_handler(as_json=as_json, node=node)]
     root.setLevel(level.upper())
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []

@@ -1,7 +1,9 @@
 """Finalisation jobs: one at a time, each in a child process, progress and outcome reported.
 
 The queue is in memory and bounded; what it holds is also on disk (a manifest that is not
-`finalised`), so a restart finds the same work again (see `pending_recordings`).
+`finalised`), so a restart finds the same work again (see `pending_recordings`). A job runs
+under the request id of whoever queued it (the guest's join, for an interview's recording),
+so its log lines and error reports lead back there.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Protocol
 
+from prometheus_client import Gauge
+
+from correlation import bind_session, current_request_id
 from recorder.manifest import Manifest, read_manifest, session_media_dir, write_manifest
 from recorder.transcript_export import TranscriptLine
 
@@ -24,6 +29,10 @@ logger = logging.getLogger(__name__)
 QUEUE = 1000
 PROGRESS_EVERY_S = 1.0
 UNFINISHED = frozenset({"complete", "repaired", "finalising"})
+JOBS = Gauge(
+    "monumento_finalisation_jobs",
+    "Finalisation jobs queued or running on this node (the job queue's depth).",
+)
 
 
 class JobHooks(Protocol):
@@ -56,7 +65,7 @@ class FinalisationQueue:
     def __init__(self, data_dir: Path, hooks: JobHooks) -> None:
         self._data_dir = data_dir
         self._hooks = hooks
-        self._queue: asyncio.Queue[uuid.UUID] = asyncio.Queue(QUEUE)
+        self._queue: asyncio.Queue[tuple[uuid.UUID, str | None]] = asyncio.Queue(QUEUE)
         self._queued: set[uuid.UUID] = set()
         self.idle = asyncio.Event()
         self.idle.set()
@@ -66,17 +75,20 @@ class FinalisationQueue:
         if session_id in self._queued:
             return
         try:
-            self._queue.put_nowait(session_id)
+            self._queue.put_nowait((session_id, current_request_id.get()))
         except asyncio.QueueFull:
             logger.error("finalisation queue full: %s waits for the next restart", session_id)
             return
         self._queued.add(session_id)
+        JOBS.inc()
         self.idle.clear()
 
     async def run(self) -> None:
         """Work through the queue until cancelled."""
         while True:
-            session_id = await self._queue.get()
+            session_id, request_id = await self._queue.get()
+            current_request_id.set(request_id)  # this task's, for the job's log lines
+            bind_session(session_id)
             try:
                 await self._finalise(session_id)
             except Exception:
@@ -84,6 +96,7 @@ class FinalisationQueue:
                 await self._hooks.finished(session_id, None)
             finally:
                 self._queued.discard(session_id)
+                JOBS.dec()
                 if not self._queued:
                     self.idle.set()
 

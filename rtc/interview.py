@@ -34,6 +34,7 @@ from rtc.events import (
     state_event,
     transcript_event,
 )
+from rtc.metrics import GUEST_AUDIO_DROPPED, VOICE_TO_VOICE
 from rtc.mixer import OneShotSource, OutboundMixer
 from rtc.peers.guest import GuestPeer
 from rtc.peers.outbound import HostVoiceTrack
@@ -41,8 +42,10 @@ from rtc.turns import (
     AnnounceTurn,
     Effect,
     FlushHost,
+    GuestAudioDropped,
     GuestStarted,
     GuestStopped,
+    HostReplied,
     InterviewLifecycle,
     InterviewPhase,
     PlayHost,
@@ -415,6 +418,10 @@ class Interview:
                     self.hub.publish(host_event(state))
                 case TranscriptAt(line, offset):
                     self._transcribe(line, offset)
+                case HostReplied(after_ms):
+                    VOICE_TO_VOICE.observe(after_ms / 1000)
+                case GuestAudioDropped():
+                    GUEST_AUDIO_DROPPED.inc()
 
     def _transcribe(self, line: Transcript, offset: int) -> None:
         self.hub.publish(transcript_event(line.role, line.text, offset, line.final))

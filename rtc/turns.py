@@ -147,6 +147,18 @@ class AnnounceTurn:
 
 
 @dataclass(frozen=True, slots=True)
+class HostReplied:
+    """The host's reply started playing `after_ms` after the guest's turn ended (VAD end)."""
+
+    after_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class GuestAudioDropped:
+    """A frame of the guest's audio was lost: the backlog held for the host was full."""
+
+
+@dataclass(frozen=True, slots=True)
 class TranscriptAt:
     """A transcript line, placed on the interview clock at `offset_ms`."""
 
@@ -155,7 +167,7 @@ class TranscriptAt:
 
 
 ToHost = SendAudio | GuestStarted | GuestStopped
-ToGuest = PlayHost | FlushHost | AnnounceTurn | TranscriptAt
+ToGuest = PlayHost | FlushHost | AnnounceTurn | TranscriptAt | HostReplied | GuestAudioDropped
 Effect = ToHost | ToGuest
 
 
@@ -178,6 +190,7 @@ class TurnTaking:
         self._host_turn_ms = 0
         self._voice_unheard = False
         self._host_turn_complete = False
+        self._guest_ended_ms: int | None = None
 
     @property
     def host_ready(self) -> bool:
@@ -203,9 +216,13 @@ class TurnTaking:
         """
         if event is not None:
             self._guest_speaking = event is VadEvent.SPEECH_STARTED
+            # A reply is timed from the end of a turn the host did not talk over.
+            ended = event is VadEvent.SPEECH_ENDED and self.host_turn is not HostTurn.SPEAKING
+            self._guest_ended_ms = self._clock() if ended else None
         if not self._host_ready:
+            full = len(self._backlog) == self._backlog.maxlen
             self._backlog.append(chunk)
-            return []
+            return [GuestAudioDropped()] if full else []
         effects: list[Effect] = []
         if event is VadEvent.SPEECH_STARTED:
             self._guest_turn_ms = max(0, self._clock() - preroll_ms)
@@ -258,19 +275,24 @@ class TurnTaking:
 
     def outbound_frame(self, had_host_audio: bool, host_pending_samples: int) -> list[ToGuest]:
         """A 20 ms frame went to the guest: the first of a turn with the host's voice is where
-        its turn starts (where the recording has it, however late the pacer runs); a
-        complete turn played out means listening."""
+        its turn starts (where the recording has it, however late the pacer runs), and, after
+        the guest's turn, the voice-to-voice time (`HostReplied`); a complete turn played
+        out means listening."""
+        effects: list[ToGuest] = []
         if had_host_audio and self._voice_unheard:
             self._voice_unheard = False
             self._host_turn_ms = self._clock()
+        if had_host_audio and self._guest_ended_ms is not None:
+            effects.append(HostReplied(self._clock() - self._guest_ended_ms))
+            self._guest_ended_ms = None
         if (
             had_host_audio
             or not self._host_turn_complete
             or host_pending_samples
             or self.host_turn is not HostTurn.SPEAKING
         ):
-            return []
-        return self._become(HostTurn.LISTENING)
+            return effects
+        return effects + self._become(HostTurn.LISTENING)
 
     def transcript(self, line: Transcript) -> list[ToGuest]:
         """A transcript line: placed at its turn's start (a host line that comes before its

@@ -15,6 +15,7 @@ from starlette.websockets import WebSocket
 from api.identity import auth_refusal, optional_principal
 from auth.errors import AccountDisabledError, TokenExpiredError, TokenRevokedError
 from auth.roles import Principal
+from correlation import bind_session
 from rtc.events import error_event
 from signaling.origins import OriginPolicy
 from signaling.quota import SocketQuota
@@ -41,11 +42,14 @@ async def refuse(websocket: WebSocket, code: str, message: str, close_code: int)
 
 
 def session_id_of(websocket: WebSocket) -> uuid.UUID | None:
-    """The session id in the path, if it is a UUID."""
+    """The session id in the path, if it is a UUID (then the socket's log lines, error
+    reports and the interview it starts name it)."""
     try:
-        return uuid.UUID(websocket.path_params["session_id"])
+        session_id = uuid.UUID(websocket.path_params["session_id"])
     except ValueError:
         return None
+    bind_session(session_id)
+    return session_id
 
 
 async def open_socket(websocket: WebSocket, policy: SocketPolicy) -> Principal | None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -11,6 +13,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from tests.fakes.sentry import FakeSentry
 
 MONUMENTO = [sys.executable, "-m", "monumento.cli"]
 
@@ -99,3 +103,38 @@ def test_serve_answers_and_set_role_promotes_a_user(tmp_path: Path) -> None:
     assert server.returncode in (0, -signal.SIGTERM), output
     assert "Application shutdown complete" in output
     assert (tmp_path / "data" / "jwt_secret").is_file()  # generated once, kept for restarts
+
+
+def test_serve_names_its_node_on_every_json_line_and_reports_to_sentry(tmp_path: Path) -> None:
+    port = _free_port()
+    with FakeSentry().running() as sentry:
+        env = _env(tmp_path / "data") | {"LOG_JSON": "true", "SENTRY_DSN": sentry.dsn}
+        env.pop("NODE_ID", None)
+        server = subprocess.Popen(
+            [*MONUMENTO, "serve", "--port", str(port)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert server.poll() is None, "server exited early"
+                assert time.monotonic() < deadline, "server did not become ready in 30 s"
+                time.sleep(0.1)
+        finally:
+            server.terminate()
+            output, _ = server.communicate(timeout=30)
+        assert sentry.refusals == []  # whatever it sent on the way out, Sentry would take
+    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    assert entries, output
+    nodes = {entry.get("node") for entry in entries}
+    assert len(nodes) == 1 and re.fullmatch(r"[0-9a-f]{32}", str(nodes.pop())), output
+    readyz = [entry for entry in entries if entry.get("path") == "/readyz"]
+    assert readyz and all(entry.get("request_id") for entry in readyz)

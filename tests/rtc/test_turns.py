@@ -9,8 +9,10 @@ from rtc.turns import (
     AnnounceTurn,
     Effect,
     FlushHost,
+    GuestAudioDropped,
     GuestStarted,
     GuestStopped,
+    HostReplied,
     HostTurn,
     IllegalTransition,
     InterviewLifecycle,
@@ -108,11 +110,37 @@ def test_guest_audio_is_held_until_the_host_has_started_then_sent_in_order() -> 
     assert turns.hear(frame(4), None) == [SendAudio(frame(4))]
 
 
-def test_a_full_backlog_drops_the_oldest_audio() -> None:
+def test_a_full_backlog_drops_the_oldest_audio_and_says_so() -> None:
     turns = TurnTaking(Clock(), backlog_frames=2)
-    for n in range(3):
-        turns.hear(frame(n), None)
+    assert [turns.hear(frame(n), None) for n in range(3)] == [[], [], [GuestAudioDropped()]]
     assert drain(turns) == [SendAudio(frame(1)), SendAudio(frame(2))]
+
+
+def test_the_reply_is_timed_from_the_end_of_the_guest_turn_to_its_first_frame_out() -> None:
+    clock = Clock()
+    turns = started(clock)
+    clock.now = 1_000
+    turns.hear(frame(0), STARTED)
+    clock.now = 3_000
+    turns.hear(frame(1), ENDED)
+    assert turns.outbound_frame(False, 0) == []  # silence: no reply yet
+    clock.now = 3_400
+    turns.host_audio(VOICE)
+    clock.now = 3_650  # the pacer sends its first frame
+    assert turns.outbound_frame(True, 480) == [HostReplied(650)]
+    assert turns.outbound_frame(True, 0) == []  # once per guest turn
+
+
+def test_no_reply_is_timed_when_the_guest_speaks_again_or_the_host_talked_over_them() -> None:
+    clock = Clock()
+    turns = started(clock)
+    turns.hear(frame(0), STARTED)
+    turns.hear(frame(1), ENDED)
+    turns.hear(frame(2), STARTED)  # the guest goes on before the host answers
+    turns.host_audio(VOICE)
+    assert turns.outbound_frame(True, 0) == []
+    turns.hear(frame(3), ENDED)  # the host's voice was playing as the guest stopped
+    assert turns.outbound_frame(True, 0) == []
 
 
 def test_what_the_vad_heard_before_the_host_started_is_not_told_to_it() -> None:
