@@ -97,6 +97,12 @@ class StoreInterviewPersistence:
     async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None:
         await self._sessions.merge_metadata(session_id, {"hostConnection": report})
 
+    def handed_over(self, session_id: uuid.UUID) -> None:
+        if session_id in self._live:
+            self._live.discard(session_id)
+            INTERVIEWS_LIVE.dec()
+            INTERVIEWS_FINISHED.labels("handed_over").inc()
+
     async def save_director_note(
         self,
         session_id: uuid.UUID,

@@ -116,6 +116,11 @@ class InterviewPersistence(Protocol):
 
     async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None: ...
 
+    def handed_over(self, session_id: uuid.UUID) -> None:
+        """The interview left this node without an outcome (another node owns it now):
+        nothing is written, but what this node counted of it ends."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class InterviewRequest:
@@ -350,6 +355,8 @@ class InterviewRegistry:
             running.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await running
+            if tenure.lost:
+                self._persistence.handed_over(interview.session_id)
             await tenure.release()
             self._interviews.pop(interview.session_id, None)
             if not self._interviews:

@@ -45,6 +45,8 @@ class SlowClaims:
 
     async def save_host_report(self, session_id: uuid.UUID, report: dict[str, Any]) -> None: ...
 
+    def handed_over(self, session_id: uuid.UUID) -> None: ...
+
     async def save_director_note(
         self,
         session_id: uuid.UUID,

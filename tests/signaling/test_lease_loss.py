@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from cluster.lease import LeaseToken
@@ -51,6 +52,7 @@ async def server(
 async def test_a_live_interview_whose_lease_was_taken_leaves_the_session_alone(
     server: LiveServer, tmp_path: Path, prefix: str, redis: Redis
 ) -> None:
+    live_before = REGISTRY.get_sample_value("monumento_interviews_live")
     guest, token, session_id = await live_interview(server)
     key = f"{prefix}:interview:{session_id}:lease"
     ours = LeaseToken.decode((await redis.get(key)).decode())
@@ -70,6 +72,10 @@ async def test_a_live_interview_whose_lease_was_taken_leaves_the_session_alone(
         ).json()
     assert session["status"] == "live"  # as node a left it when media flowed; no end status
     assert session["videoUrl"] is None
+    assert REGISTRY.get_sample_value("monumento_interviews_live") == live_before  # not leaked
+    assert REGISTRY.get_sample_value(
+        "monumento_interviews_finished_total", {"outcome": "handed_over"}
+    )
     assert server.app.state.finalisation.idle.is_set()  # nothing queued
     assert await redis.get(key) == theirs.encode()  # b's lease was not deleted
     media = tmp_path / "data" / "media"
